@@ -1,0 +1,154 @@
+"""The terminal face of storybot: the same answers and timeline the bot gives, as text, and the console."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Callable, TextIO
+
+from .core.answer import Answer
+from .core.corpus import CorpusError
+from .core.service import ReloadReport, Source, StoryService
+from .core.timeline import Event
+
+TIMELINE_LIMIT = 50
+
+
+class Style:
+    """Bold and dim in a terminal; plain Markdown-ish text elsewhere."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def bold(self, s: str) -> str:
+        return f"\033[1m{s}\033[0m" if self.tty else f"**{s}**"
+
+    def dim(self, s: str) -> str:
+        return f"\033[2m{s}\033[0m" if self.tty else s
+
+
+def highlight(text: str, spans: tuple[tuple[int, int], ...], bold: Callable[[str], str]) -> str:
+    out, last = [], 0
+    for start, end in spans:
+        out.append(text[last:start])
+        out.append(bold(text[start:end]))
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def render_answer(ans: Answer, style: Style) -> str:
+    if not ans.answered:
+        return str(ans.refusal)
+    blocks = []
+    for quote in ans.quotes:
+        body = highlight(quote.passage.text, quote.highlights, style.bold)
+        cite = f"— {quote.citation}"
+        if quote.link:
+            cite += f"\n  {quote.link}"
+        blocks.append(f"“{body}”\n  {style.dim(cite)}")
+    return "\n\n".join(blocks)
+
+
+def render_timeline(events: list[Event], style: Style, *, limit: int = TIMELINE_LIMIT) -> str:
+    if not events:
+        return "No dated events match."
+    shown = events[:limit]
+    width = max(len(ev.date.human()) for ev in shown)
+    lines = [
+        f"{style.bold(ev.date.human())}{' ' * (width - len(ev.date.human()))}  {ev.text}  "
+        f"{style.dim('[' + ev.passage_id + ']')}"
+        for ev in shown
+    ]
+    if len(events) > limit:
+        lines.append(f"… and {len(events) - limit} more (narrow it with a year or a word).")
+    return "\n".join(lines)
+
+
+def render_sources(sources: list[Source], style: Style) -> str:
+    lines = []
+    for s in sources:
+        by = f", {s.publisher}" if s.publisher else ""
+        lines.append(f"{style.bold(s.title)} ({s.published}{by}) — {s.passages} passages [{s.id}]")
+        if s.url:
+            lines.append(f"  {s.url}")
+    return "\n".join(lines)
+
+
+def render_reload(report: ReloadReport) -> str:
+    return "Reloaded.\n" + "\n".join(f"  {line}" for line in report.lines())
+
+
+def render_corpus_error(exc: CorpusError) -> str:
+    return "The corpus has problems; nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems)
+
+
+def parse_timeline_args(args: list[str]) -> tuple[int | None, str | None]:
+    """`/timeline [year] [word...]` -> (year, contains)."""
+    year = None
+    if args and args[0].isdigit() and len(args[0]) == 4:
+        year, args = int(args[0]), args[1:]
+    return year, " ".join(args) or None
+
+
+HELP = """Ask anything about the story, or:
+  /timeline [year] [word]   dated events, e.g. /timeline 2017 or /timeline talks
+  /sources                  the stories loaded
+  /reload                   re-read the corpus folder
+  /help, /quit"""
+
+
+def handle(line: str, service: StoryService, style: Style) -> str | None:
+    """One console line -> what to print; None means quit."""
+    line = line.strip()
+    if not line.startswith("/"):
+        return render_answer(service.ask(line), style)
+    try:
+        parts = shlex.split(line)
+    except ValueError:
+        parts = line.split()
+    command, args = parts[0].lower(), parts[1:]
+    if command in ("/quit", "/exit", "/q"):
+        return None
+    if command == "/ask":
+        return render_answer(service.ask(line[len(parts[0]):]), style)
+    if command == "/timeline":
+        year, contains = parse_timeline_args(args)
+        return render_timeline(service.timeline(year=year, contains=contains), style)
+    if command == "/sources":
+        return render_sources(service.sources(), style)
+    if command == "/reload":
+        try:
+            return render_reload(service.reload())
+        except CorpusError as exc:
+            return render_corpus_error(exc)
+    return HELP
+
+
+def run_console(service: StoryService, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    interactive = stdin.isatty()
+    style = Style(stdout.isatty())
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+        except ImportError:
+            pass
+        docs = service.sources()
+        print(f"storybot console — {len(docs)} stor{'y' if len(docs) == 1 else 'ies'} loaded "
+              f"from {service.folder}/. Ask a question, or /help.", file=stdout)
+    while True:
+        try:
+            line = input("> ") if interactive and stdin is sys.stdin else stdin.readline()
+        except (EOFError, KeyboardInterrupt):
+            print(file=stdout)
+            return 0
+        if not interactive and not line:
+            return 0
+        if not line.strip():
+            continue
+        if not interactive:
+            print(f"> {line.strip()}", file=stdout)
+        out = handle(line, service, style)
+        if out is None:
+            return 0
+        print(out + "\n", file=stdout, flush=True)

@@ -1,0 +1,125 @@
+"""The one tokenizer: for indexing, for questions and for highlighting.
+
+English news text: Unicode normalisation (curly quotes, dashes), case folding, possessives, stop words,
+Snowball stemming, numbers kept, and codes such as "PS752" kept whole and also as their number ("752"),
+so that "Flight PS752" and "Flight 752" meet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Iterator, NamedTuple
+
+import Stemmer
+
+# Length-preserving character folds, so that token offsets point into the original text.
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+        "\u201c": '"', "\u201d": '"', "\u201f": '"', "\u2033": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": " ", "\u2013": " ", "\u2014": " ", "\u2015": " ",
+        "\u00a0": " ", "\u202f": " ",
+    }
+)
+_WORD = re.compile(r"\w+(?:'\w+)*")
+_DIGITS = re.compile(r"\d+")
+
+STOP_WORDS = frozenset(
+    """
+    a about above after again against all am an and any are aren't as at be because been before being below
+    between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
+    few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers
+    herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself just let's me
+    more most mustn't my myself no nor not of off on once only or other ought our ours ourselves out over own
+    same shan't she she'd she'll she's should shouldn't so some such than that that's the their theirs them
+    themselves then there there's these they they'd they'll they're they've this those through to too under
+    until up very was wasn't we we'd we'll we're we've were weren't what what's when when's where where's which
+    while who who's whom why why's with won't would wouldn't you you'd you'll you're you've your yours yourself
+    yourselves also tell say said says told ask asked know anything something thing things does did get got
+    whats wheres whos hows whys im ive dont doesnt didnt isnt wasnt arent werent cant couldnt wont wouldnt
+    story article please thanks thank hey hi hello ok okay yeah yes like just really mean
+    """.split()
+)
+"""Common English function words, plus the chatter members add to questions ("tell me", "the story")."""
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+class Token(NamedTuple):
+    term: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=200_000)
+def _terms(word: str) -> tuple[str, ...]:
+    w = unicodedata.normalize("NFKC", word).casefold()
+    if w.endswith("'s"):
+        w = w[:-2]
+    w = w.replace("'", "")
+    if not w or w in STOP_WORDS or w.replace("_", "") == "":
+        return ()
+    if w.isdigit():
+        return (w,)
+    if any(c.isdigit() for c in w):
+        # a code such as ps752 or covid19: the whole code, and its number
+        return (w, *_DIGITS.findall(w))
+    if len(w) == 1:
+        return ()
+    return (_stemmer.stemWord(w),)
+
+
+def tokens(text: str) -> Iterator[Token]:
+    """Index terms of ``text`` with the character span of the word each comes from."""
+    folded = text.translate(_FOLD)
+    for m in _WORD.finditer(folded):
+        for term in _terms(m.group()):
+            yield Token(term, m.start(), m.end())
+
+
+def tokenize(text: str) -> list[str]:
+    """The index terms of ``text``, in order."""
+    folded = text.translate(_FOLD)
+    return [t for m in _WORD.finditer(folded) for t in _terms(m.group())]
+
+
+def stem(word: str) -> str:
+    """The index term for one plain word (no stop-word check); '' if it has none."""
+    terms = _terms(word)
+    return terms[0] if terms else ""
+
+
+# --- sentences -----------------------------------------------------------------------------------------------
+
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof sr jr st gen gov sen rep lt col sgt capt inc ltd co corp no vs etc "
+    "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e".split()
+)
+_SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of ``text``, verbatim, without surrounding whitespace."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        before = text[start : m.start()].rsplit(None, 1)
+        last_word = before[-1].lower().strip("\"'(\u201c\u2018") if before else ""
+        if m.group().startswith(".") and len(m.group()) == 1 and (
+            last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
+        ):
+            continue
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            out.append((s, e))
+    return out
