@@ -24,6 +24,16 @@ _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as text, so `published: 2020-13-45` gets our error, not PyYAML's."""
+
+
+_FrontMatterLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why one file (or the folder) cannot be loaded."""
@@ -186,7 +196,7 @@ def parse_story_text(text: str, default_id: str, *, file: str = "", sha256: str 
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     header, body = _split_front_matter(text)
     try:
-        data = yaml.safe_load(header)
+        data = yaml.load(header, Loader=_FrontMatterLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 2})" if where is not None else ""

@@ -1,0 +1,74 @@
+"""The command line, run as a user would, with the exact JSON shapes other tools read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import CORPUS, ROOT
+
+
+def storybot(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True,
+                          text=True, cwd=ROOT, timeout=60, env={"PATH": "", "CORPUS_DIR": str(CORPUS)})
+
+
+def test_ask_json_shape():
+    out = json.loads(storybot("ask", "Why did Canada close its embassy in Tehran?", "--json").stdout)
+    assert set(out) == {"question", "answered", "passages"} and out["answered"] is True
+    first = out["passages"][0]
+    assert set(first) == {"id", "doc_id", "paragraph", "text", "score", "title", "url"}
+    assert first["id"] == "iran-canada-ties#8" and first["paragraph"] == 8
+    assert isinstance(first["score"], float)
+
+
+def test_ask_refuses_off_topic():
+    out = json.loads(storybot("ask", "Who won the Stanley Cup?", "--json").stdout)
+    assert out == {"question": "Who won the Stanley Cup?", "answered": False, "passages": []}
+
+
+def test_ask_many_from_stdin_one_object_a_line_in_order():
+    questions = ["Who is Mike Poole?", "", "Who won the Stanley Cup?", "black boxes"]
+    res = storybot("ask", "-", "--json", stdin="\n".join(questions) + "\n")
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [x["question"] for x in lines] == questions
+    assert [x["answered"] for x in lines] == [True, False, False, True]
+
+
+def test_timeline_json_is_chronological_with_precision():
+    events = json.loads(storybot("timeline", "--json").stdout)["events"]
+    assert set(events[0]) == {"date", "precision", "text", "passage_id", "doc_id"}
+    dates = [e["date"] for e in events]
+    assert dates[0] == "2012" and "2019-10" in dates and dates[-1] == "2020-02-14"
+    assert {e["precision"] for e in events} == {"year", "month", "day"}
+    assert json.loads(storybot("timeline", "--json", "--year", "2017").stdout)["events"][0]["date"] == "2017"
+    only = json.loads(storybot("timeline", "--json", "--contains", "Munich").stdout)["events"]
+    assert {e["passage_id"] for e in only} == {"iran-canada-ties#9"}
+
+
+def test_sources_json():
+    out = json.loads(storybot("sources", "--json").stdout)
+    assert out == {"documents": [{
+        "id": "iran-canada-ties",
+        "title": "Canada refused to discuss Iran's proposal to resume some diplomatic ties",
+        "published": "2020-02",
+        "url": "https://www.theglobeandmail.com/politics/article-canada-refused-to-discuss-irans-proposal-to-resume-some-diplomatic/",
+        "passages": 20,
+    }]}
+
+
+def test_check_names_the_broken_file_without_a_traceback(corpus_copy):
+    assert storybot("check", "--corpus", str(corpus_copy)).returncode == 0
+    (corpus_copy / "follow-up.md").write_text("---\ntitle: Follow-up\npublished: 2020-13-45\n---\nText.\n")
+    res = storybot("check", "--corpus", str(corpus_copy))
+    assert res.returncode == 1
+    assert "follow-up.md: `published`" in res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+
+
+def test_console_answers_like_the_bot():
+    res = storybot("console", stdin="Who is Mike Poole?\n/timeline 2017\n/sources\n/nonsense\n/quit\n")
+    assert res.returncode == 0
+    assert "**Mike Poole**" in res.stdout and "paragraph 17" in res.stdout
+    assert "in 2017" in res.stdout and "20 passages" in res.stdout and "/timeline [year]" in res.stdout
