@@ -10,6 +10,7 @@ words are absent from every story ("Who won the Stanley Cup?") is refused even i
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 from urllib.parse import quote
@@ -21,12 +22,41 @@ from .text import tokens
 
 MAX_QUESTION_CHARS = 1000
 
+# A "when" question is answered by a passage that states a date; "how many/much/old/long" by one with a number.
+_FILLER = r"^\W*(?:(?:so|and|but|ok|okay|hey|wait|also|then|like)\W+)*"
+_ASKS_DATE = re.compile(_FILLER + r"(?:when|what\s+(?:year|date|day|month)|which\s+(?:year|date|day|month))\b", re.I)
+_ASKS_NUMBER = re.compile(r"\bhow\s+(?:many|much|old|long)\b", re.I)
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|June?|July?|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.?"
+_HAS_DATE = re.compile(rf"\b(?:1[5-9]\d\d|2\d\d\d)\b|\b{_MONTH}\s+\d|\b(?:yesterday|today|last|ago)\b")
+_HAS_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty"
+    r"|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|few)\b",
+    re.I,
+)
+
+
+def answer_kind(question: str) -> str | None:
+    """'date' or 'number' when the question asks for one, else None."""
+    if _ASKS_DATE.search(question):
+        return "date"
+    if _ASKS_NUMBER.search(question):
+        return "number"
+    return None
+
+
+def _gives(kind: str | None, text: str) -> bool:
+    if kind == "date":
+        return bool(_HAS_DATE.search(text))
+    if kind == "number":
+        return bool(_HAS_NUMBER.search(text))
+    return True
+
 
 @dataclass(frozen=True)
 class AnswerRule:
-    min_coverage: float = 0.5
+    min_coverage: float = 0.4
     """Share of the question's idf mass that the quoted passage must contain."""
-    close_ratio: float = 0.8
+    close_ratio: float = 0.7
     """Quote more passages while they score at least this share of the best one."""
     max_quotes: int = 3
 
@@ -90,6 +120,7 @@ def answer(
         else:
             terms.append(fixed)
 
+    kind = answer_kind(q)
     weights = {t: _information(index, t) for t in set(terms)}
     total = sum(weights.values())
     hits = index.search(terms, k=rule.max_quotes * 3)
@@ -99,9 +130,9 @@ def answer(
             break
         matched = index.terms_in(hit.index, terms)
         coverage = sum(weights[t] for t in matched) / total
-        if coverage < rule.min_coverage:
-            continue
         passage = passages[hit.index]
+        if coverage < rule.min_coverage or not _gives(kind, passage.text):
+            continue
         quotes.append(
             Quote(
                 passage=passage,
