@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ QUESTIONS = Path(__file__).resolve().parent / "data" / "questions"
 def write_story(folder: Path, name: str, body: str = "First paragraph.\n\nSecond paragraph.", **front: object) -> Path:
     """Write a story file; front matter defaults to a valid title and date."""
     front = {"title": "A story", "published": "2020-02", **front}
-    header = "\n".join(f"{k}: {v}" for k, v in front.items() if v is not None)
+    header = "\n".join(f"{k}: {json.dumps(str(v))}" for k, v in front.items() if v is not None)
     path = folder / name
     path.write_text(f"---\n{header}\n---\n{body}\n", encoding="utf-8")
     return path

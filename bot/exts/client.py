@@ -1,0 +1,114 @@
+"""The Bot subclass: built from a StoryService and Settings, mentions off, one error handler on the tree."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from ..core.corpus import CorpusError
+from ..core.service import StoryService
+from ..settings import Settings
+from . import render
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.exts.story", "bot.exts.admin")
+
+
+class NotModerator(app_commands.CheckFailure):
+    """The member may not use a moderator command."""
+
+
+class StoryBotMixin:
+    """What every storybot client shares, sharded or not. Mixed into commands.Bot / AutoShardedBot."""
+
+    service: StoryService
+    settings: Settings
+    tree: app_commands.CommandTree
+    started_at: float
+
+    def _init_story(self, service: StoryService, settings: Settings) -> dict[str, Any]:
+        self.service = service
+        self.settings = settings
+        self.started_at = time.monotonic()
+        return dict(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=discord.Intents.default(),  # slash commands and mentions need nothing privileged
+            allowed_mentions=discord.AllowedMentions.none(),  # nothing the bot says can ping anyone
+            activity=discord.Activity(type=discord.ActivityType.listening, name="/ask"),
+        )
+
+    async def setup_hook(self) -> None:
+        self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+        for ext in EXTENSIONS:
+            await self.load_extension(ext)  # type: ignore[attr-defined]
+        if self.settings.guild_id:
+            guild = discord.Object(self.settings.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), self.settings.guild_id)
+
+    async def on_ready(self) -> None:
+        user = self.user  # type: ignore[attr-defined]
+        log.info("ready as %s (id %s) in %d guilds, serving %d passages",
+                 user, getattr(user, "id", "?"), len(self.guilds),  # type: ignore[attr-defined]
+                 len(self.service.snapshot.passages))
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Mentions are answered by the story cog; there are no prefix commands to process."""
+
+    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(error, app_commands.CommandOnCooldown):
+            text = f"Slow down a little: you can ask again in {error.retry_after:.0f} s."
+        elif isinstance(error, (NotModerator, app_commands.MissingPermissions)):
+            text = "Only moderators (Manage Server, or a moderator role) can do that."
+        elif isinstance(error, app_commands.NoPrivateMessage):
+            text = "That command only works in a server."
+        elif isinstance(original, CorpusError):
+            await send(interaction, embed=render.problems_embed(original.problems), ephemeral=True)
+            return
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error("command /%s failed for user %s", command, interaction.user.id, exc_info=original)
+            text = "Sorry, something went wrong on my side. It has been logged; please try again."
+        await send(interaction, content=text, ephemeral=True)
+
+
+async def send(interaction: discord.Interaction, **kwargs: Any) -> None:
+    """Respond, or follow up when the interaction has been responded to already; never raise."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(**kwargs)
+        else:
+            await interaction.response.send_message(**kwargs)
+    except discord.HTTPException:
+        log.warning("could not tell user %s about an error", interaction.user.id, exc_info=True)
+
+
+class StoryBot(StoryBotMixin, commands.Bot):
+    def __init__(self, service: StoryService, settings: Settings) -> None:
+        super().__init__(**self._init_story(service, settings))
+
+
+class ShardedStoryBot(StoryBotMixin, commands.AutoShardedBot):
+    def __init__(self, service: StoryService, settings: Settings) -> None:
+        options = self._init_story(service, settings)
+        if settings.shard_count is not None:
+            options["shard_count"] = settings.shard_count
+        if settings.shard_ids:
+            options["shard_ids"] = list(settings.shard_ids)
+        super().__init__(**options)
+
+
+def create_bot(service: StoryService, settings: Settings) -> commands.Bot:
+    """A sharded bot when SHARD_COUNT is set, else a plain one."""
+    if settings.shard_count is not None:
+        return ShardedStoryBot(service, settings)
+    return StoryBot(service, settings)

@@ -1,0 +1,99 @@
+"""`run`, `sync` and `invite`: the commands that talk to Discord."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+import discord
+
+from ..core.corpus import CorpusError
+from ..core.service import StoryService
+from ..settings import Settings, SettingsError
+from .client import create_bot
+
+log = logging.getLogger(__name__)
+
+PERMISSIONS = discord.Permissions(send_messages=True, embed_links=True, read_message_history=True)
+SCOPES = ("bot", "applications.commands")
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
+
+def setup_logging(level: str) -> None:
+    discord.utils.setup_logging(level=logging.getLevelName(level), root=True)
+    logging.getLogger("discord.http").setLevel(logging.WARNING)
+
+
+def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        token = settings.token()
+    except SettingsError as exc:
+        print(f"storybot: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+    try:
+        service = StoryService.open(args.corpus)
+    except CorpusError as exc:
+        print("storybot: the corpus has problems:\n" + "\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
+        return 1
+    bot = create_bot(service, settings)
+    try:
+        if command == "run":
+            asyncio.run(run(bot, token))
+        elif command == "sync":
+            asyncio.run(sync(bot, token, args.guild))
+        else:
+            asyncio.run(invite(bot, token))
+    except discord.LoginFailure:
+        print("storybot: Discord rejected DISCORD_TOKEN; copy the bot token again from the developer portal.",
+              file=sys.stderr)
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print("storybot: Discord refused the gateway intents this bot asked for.", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def run(bot: discord.Client, token: str) -> None:
+    """Run until SIGINT or SIGTERM, then close the connection cleanly."""
+    loop = asyncio.get_running_loop()
+
+    def stop(signame: str) -> None:
+        log.info("%s received: closing", signame)
+        loop.create_task(bot.close())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop, sig.name)
+        except (NotImplementedError, RuntimeError):  # not on this platform or thread
+            pass
+    async with bot:
+        await bot.start(token)
+    log.info("closed")
+
+
+async def sync(bot: discord.Client, token: str, guild_id: int | None) -> None:
+    """Publish the slash commands (globally, or to one guild), then log out."""
+    async with bot:
+        await bot.login(token)
+        tree = bot.tree  # type: ignore[attr-defined]
+        if guild_id:
+            guild = discord.Object(guild_id)
+            tree.copy_global_to(guild=guild)
+            synced = await tree.sync(guild=guild)
+        else:
+            synced = await tree.sync()
+        where = f"guild {guild_id}" if guild_id else "all guilds (may take up to an hour to show)"
+        print(f"Synced {len(synced)} commands to {where}: " + ", ".join(f"/{c.name}" for c in synced))
+
+
+async def invite(bot: discord.Client, token: str) -> None:
+    async with bot:
+        await bot.login(token)
+        print(invite_url(bot.application_id))  # type: ignore[arg-type]

@@ -1,0 +1,220 @@
+"""Answers, timelines, sources and reload reports -> Discord embeds and views, within Discord's limits.
+
+Every text that comes from a story or a member is escaped (markdown cannot break the formatting around it)
+and defused (no @everyone, @here or <@id> survives as a mention), and every piece is cut to fit its limit
+before it is placed, so an embed is valid by construction whatever the corpus holds.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import discord
+
+from ..core.answer import Answer, Quote
+from ..core.corpus import Problem
+from ..core.service import ReloadReport, Source
+from ..core.timeline import Event
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+CONTENT = 2000
+TITLE = 256
+DESCRIPTION = 4096
+FIELD_NAME = 256
+FIELD_VALUE = 1024
+FIELDS = 25
+FOOTER = 2048
+EMBED_TOTAL = 6000
+BUTTON_LABEL = 80
+BUTTON_URL = 512
+CUSTOM_ID = 100
+
+ANSWER_COLOUR = discord.Colour.blurple()
+REFUSAL_COLOUR = discord.Colour.light_grey()
+ERROR_COLOUR = discord.Colour.red()
+OK_COLOUR = discord.Colour.green()
+
+_MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(?=\d)", re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
+_MARKDOWN = re.compile(r"([\\*_~|`\[\]<>:])")
+_LINE_START = re.compile(r"^([#>\-+]|\d+\.)")
+
+
+def defuse(text: str) -> str:
+    """Break anything Discord would read as a mention, with a zero-width space."""
+    return _MENTION.sub(lambda m: f"@\u200b{m.group(1)}" if m.group(1) else f"<{m.group(2)}\u200b", text)
+
+
+def literal(text: str) -> str:
+    """Text shown as written: every markdown character escaped, mentions defused, on one line."""
+    return defuse(_MARKDOWN.sub(r"\\\1", _SPACES.sub(" ", text)))
+
+
+def safe(text: str) -> str:
+    """``literal`` text, trimmed, that may also start a line (no heading, list or quote)."""
+    return _LINE_START.sub(r"\\\1", literal(text.strip()))
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` shortened to at most ``limit`` characters, at a word end where possible, with '…'."""
+    if len(text) <= limit:
+        return text
+    head = text[: max(limit - 1, 0)]
+    space = head.rfind(" ")
+    if space > limit // 2:
+        head = head[:space]
+    return head.rstrip("\\") + "…"
+
+
+def cut_safe(raw: str, limit: int) -> str:
+    """``safe(raw)`` within ``limit``: the raw text is shortened, never the escapes."""
+    out = safe(raw[: limit + 1])  # escaping only lengthens text, so more than limit + 1 raw chars never fit
+    if len(out) <= limit and len(raw) <= limit:
+        return out
+    lo, hi = 0, min(len(raw), limit)
+    while lo < hi:  # the longest prefix whose escaped form fits with the ellipsis
+        mid = (lo + hi + 1) // 2
+        if len(safe(raw[:mid])) + 1 <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    head = raw[:lo]
+    space = head.rfind(" ")
+    if space > lo // 2:
+        head = head[:space]
+    return safe(head) + "…"
+
+
+def highlighted(text: str, spans: Sequence[tuple[int, int]], limit: int) -> str:
+    """The passage, escaped, with the matched words in bold; plain or shortened if that is what fits."""
+    parts, last = [], 0
+    for start, end in spans:
+        parts.append(literal(text[last:start]))
+        parts.append(f"**{literal(text[start:end])}**")
+        last = end
+    parts.append(literal(text[last:]))
+    out = _LINE_START.sub(r"\\\1", "".join(parts))
+    return out if len(out) <= limit else cut_safe(text, limit)
+
+
+# --- answers -----------------------------------------------------------------------------------------------
+
+
+def _citation(quote: Quote) -> str:
+    label = cut_safe(quote.document.title, 120).replace("]", "\\]").replace("[", "\\[")
+    where = f"{label}, paragraph {quote.passage.paragraph}"
+    link = quote.link
+    return f"— [{where}]({link})" if link and len(link) <= 1000 else f"— {where}"
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    title = cut_safe(answer.question, TITLE) or "Question"
+    if not answer.answered:
+        return discord.Embed(title=title, description=cut_safe(answer.refusal or "", DESCRIPTION),
+                             colour=REFUSAL_COLOUR)
+    budget = (DESCRIPTION - 4 * len(answer.quotes)) // len(answer.quotes)
+    blocks = []
+    for quote in answer.quotes:
+        cite = _citation(quote)
+        body = highlighted(quote.passage.text, quote.highlights, budget - len(cite) - 4)
+        blocks.append(f"> {body}\n{cite}")
+    embed = discord.Embed(title=title, description="\n\n".join(blocks), colour=ANSWER_COLOUR)
+    stories = {q.document.id for q in answer.quotes}
+    embed.set_footer(text=f"Quoted word for word from {len(stories)} stor{'y' if len(stories) == 1 else 'ies'}. "
+                          "Bold words matched your question.")
+    return embed
+
+
+def answer_view(answer: Answer) -> discord.ui.View | None:
+    """Link buttons to the stories quoted (at the quoted words where the link fits)."""
+    view = discord.ui.View(timeout=None)
+    seen = set()
+    for quote in answer.quotes:
+        doc = quote.document
+        if not doc.url or doc.id in seen or len(seen) == 5:
+            continue
+        seen.add(doc.id)
+        link = quote.link if quote.link and len(quote.link) <= BUTTON_URL else doc.url
+        if len(link) > BUTTON_URL:
+            continue
+        label = "Read the story" if len(answer.quotes) == 1 or len({q.document.id for q in answer.quotes}) == 1 \
+            else cut(f"Read: {doc.title}", BUTTON_LABEL)
+        view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=label, url=link))
+    return view if view.children else None
+
+
+# --- timeline ----------------------------------------------------------------------------------------------
+
+PAGE_EVENTS = 8
+LINE_CHARS = (DESCRIPTION - PAGE_EVENTS) // PAGE_EVENTS  # so that any page of lines fits one description
+
+
+def event_line(event: Event) -> str:
+    head = f"**{event.date.human()}** — "
+    tail = f" *(¶{event.paragraph}, {cut_safe(event.doc_id, 60)})*"
+    return head + cut_safe(event.text, LINE_CHARS - len(head) - len(tail)) + tail
+
+
+def page_count(events: Sequence[Event]) -> int:
+    return max(1, -(-len(events) // PAGE_EVENTS))
+
+
+def timeline_embed(events: Sequence[Event], page: int, *, year: int | None,
+                   contains: str | None) -> tuple[discord.Embed, int, int]:
+    """The embed for one page (clamped to the pages there are) -> (embed, page shown, page count)."""
+    scope = " ".join(filter(None, [str(year) if year else None, f"“{contains}”" if contains else None]))
+    title = cut_safe(f"Timeline {scope}".strip(), TITLE)
+    if not events:
+        return discord.Embed(title=title, description="No dated events match.", colour=REFUSAL_COLOUR), 0, 1
+    count = page_count(events)
+    page = min(max(page, 0), count - 1)
+    lines = [event_line(e) for e in events[page * PAGE_EVENTS : (page + 1) * PAGE_EVENTS]]
+    embed = discord.Embed(title=title, description="\n".join(lines), colour=ANSWER_COLOUR)
+    embed.set_footer(text=f"Page {page + 1} of {count} · {len(events)} events · dates as precise as the story")
+    return embed, page, count
+
+
+# --- sources and reloads -------------------------------------------------------------------------------------
+
+
+def sources_embed(sources: Sequence[Source]) -> discord.Embed:
+    embed = discord.Embed(title="Stories I can quote", colour=ANSWER_COLOUR)
+    shown = list(sources[: FIELDS - 1]) if len(sources) > FIELDS else list(sources)
+    for s in shown:
+        by = f" · {cut_safe(s.publisher, 100)}" if s.publisher else ""
+        link = f"\n[Read it]({s.url})" if s.url and len(s.url) <= 800 else ""
+        embed.add_field(name=cut_safe(s.title, FIELD_NAME),
+                        value=f"Published {s.published}{by} · {s.passages} passages · `{s.id}`{link}"[:FIELD_VALUE],
+                        inline=False)
+    if len(sources) > len(shown):
+        embed.add_field(name="…", value=f"and {len(sources) - len(shown)} more stories", inline=False)
+    total = sum(s.passages for s in sources)
+    embed.set_footer(text=f"{len(sources)} stories · {total} passages")
+    return fit_total(embed)
+
+
+def reload_embed(report: ReloadReport) -> discord.Embed:
+    title = "Corpus reloaded" if report.changed else "Corpus reloaded: nothing changed"
+    lines = [safe(line) for line in report.lines()]
+    return discord.Embed(title=title, description=cut("\n".join(lines), DESCRIPTION), colour=OK_COLOUR)
+
+
+def problems_embed(problems: Sequence[Problem]) -> discord.Embed:
+    lines, size = [], 0
+    for i, p in enumerate(problems):
+        line = f"• `{cut(p.file, 100).replace('`', '')}`: {cut_safe(p.message, 400)}"
+        if size + len(line) > DESCRIPTION - 200:
+            lines.append(f"…and {len(problems) - i} more problems")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return discord.Embed(title="Reload refused: the corpus that was serving still is",
+                         description="\n".join(lines), colour=ERROR_COLOUR)
+
+
+def fit_total(embed: discord.Embed) -> discord.Embed:
+    """Drop trailing fields until the embed is within Discord's 6,000-character total."""
+    while len(embed) > EMBED_TOTAL and embed.fields:
+        embed.remove_field(len(embed.fields) - 1)
+    return embed
