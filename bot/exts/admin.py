@@ -23,7 +23,7 @@ def is_moderator(interaction: discord.Interaction) -> bool:
     """Manage Server, or one of MODERATOR_ROLE_IDS. Raises NotModerator otherwise."""
     member = interaction.user
     if isinstance(member, discord.Member):
-        if member.guild_permissions.manage_guild:
+        if interaction.permissions.manage_guild:  # resolved by Discord for this member (administrators too)
             return True
         allowed = set(interaction.client.settings.moderator_role_ids)  # type: ignore[attr-defined]
         if allowed and any(role.id in allowed for role in member.roles):

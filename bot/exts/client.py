@@ -32,7 +32,7 @@ class StoryBotMixin:
     tree: app_commands.CommandTree
     started_at: float
 
-    def _init_story(self, service: StoryService, settings: Settings) -> dict[str, Any]:
+    def _init_story(self, service: StoryService, settings: Settings, options: dict[str, Any]) -> dict[str, Any]:
         self.service = service
         self.settings = settings
         self.started_at = time.monotonic()
@@ -42,7 +42,7 @@ class StoryBotMixin:
             intents=discord.Intents.default(),  # slash commands and mentions need nothing privileged
             allowed_mentions=discord.AllowedMentions.none(),  # nothing the bot says can ping anyone
             activity=discord.Activity(type=discord.ActivityType.listening, name="/ask"),
-        )
+        ) | options
 
     async def setup_hook(self) -> None:
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
@@ -93,13 +93,13 @@ async def send(interaction: discord.Interaction, **kwargs: Any) -> None:
 
 
 class StoryBot(StoryBotMixin, commands.Bot):
-    def __init__(self, service: StoryService, settings: Settings) -> None:
-        super().__init__(**self._init_story(service, settings))
+    def __init__(self, service: StoryService, settings: Settings, **options: Any) -> None:
+        super().__init__(**self._init_story(service, settings, options))
 
 
 class ShardedStoryBot(StoryBotMixin, commands.AutoShardedBot):
-    def __init__(self, service: StoryService, settings: Settings) -> None:
-        options = self._init_story(service, settings)
+    def __init__(self, service: StoryService, settings: Settings, **options: Any) -> None:
+        options = self._init_story(service, settings, options)
         if settings.shard_count is not None:
             options["shard_count"] = settings.shard_count
         if settings.shard_ids:
@@ -107,8 +107,8 @@ class ShardedStoryBot(StoryBotMixin, commands.AutoShardedBot):
         super().__init__(**options)
 
 
-def create_bot(service: StoryService, settings: Settings) -> commands.Bot:
-    """A sharded bot when SHARD_COUNT is set, else a plain one."""
+def create_bot(service: StoryService, settings: Settings, **options: Any) -> commands.Bot:
+    """A sharded bot when SHARD_COUNT is set, else a plain one. ``options`` go to discord.py."""
     if settings.shard_count is not None:
-        return ShardedStoryBot(service, settings)
-    return StoryBot(service, settings)
+        return ShardedStoryBot(service, settings, **options)
+    return StoryBot(service, settings, **options)
