@@ -161,10 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("run", "sync", "invite"):
         return cmd_discord(args, settings)
 
-    logging.basicConfig(level=settings.log_level if args.command != "console" else "WARNING",
+    # the terminal commands print their results; the log only says what went wrong (or everything at DEBUG)
+    logging.basicConfig(level="DEBUG" if settings.log_level == "DEBUG" else "WARNING",
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        service = StoryService.open(args.corpus)
+        service = StoryService.open(args.corpus, cache_dir=settings.cache_dir)
     except CorpusError as exc:
         print(render_corpus_error(exc), file=sys.stderr)
         return 1

@@ -47,3 +47,9 @@ def test_run_without_token_exits_2(monkeypatch, capsys):
     assert main(["run"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "DISCORD_TOKEN is not set" in err
+
+
+def test_invite_link_has_the_scopes_and_permissions():
+    from bot.exts.launcher import invite_url
+    assert invite_url(123) == ("https://discord.com/oauth2/authorize?client_id=123"
+                               "&scope=bot+applications.commands&permissions=83968")
