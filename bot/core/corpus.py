@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 """A story file larger than this is refused (a long news story is well under 100 KB)."""
+
+CHECKPOINT_FILES = 2000
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*$")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -134,11 +137,22 @@ def valid_id(value: str) -> bool:
 
 def story_files(folder: Path) -> list[Path]:
     """The story files of a corpus folder: visible ``*.md`` files, sorted by name."""
-    return sorted(p for p in folder.glob("*.md") if not p.name.startswith(".") and p.is_file())
+    return [folder / name for name in story_names(folder)]
 
 
-def load_corpus(folder: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Corpus:
-    """Load and validate every story in ``folder``; raise CorpusError listing all problems."""
+def story_names(folder: str | Path) -> list[str]:
+    """The names of the story files in ``folder``, sorted (scandir: thousands listed in milliseconds)."""
+    with os.scandir(folder) as entries:
+        return sorted(e.name for e in entries if e.name.endswith(".md") and not e.name.startswith(".")
+                      and e.is_file())
+
+
+def load_corpus(folder: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES,
+                checkpoint: Callable[[], None] | None = None) -> Corpus:
+    """Load and validate every story in ``folder``; raise CorpusError listing all problems.
+
+    ``checkpoint``, if given, is called after every ``CHECKPOINT_FILES`` files (the service uses it to keep
+    the garbage collector's work small while a large archive loads)."""
     folder = Path(folder)
     if not folder.exists():
         raise CorpusError([Problem(str(folder), "the corpus folder does not exist")])
@@ -153,11 +167,13 @@ def load_corpus(folder: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> 
 
     documents: list[Document] = []
     problems: list[Problem] = []
-    for path in files:
+    for i, path in enumerate(files, start=1):
         try:
             documents.append(parse_story(path, max_file_bytes=max_file_bytes))
         except ValueError as exc:
             problems.append(Problem(path.name, str(exc)))
+        if checkpoint is not None and i % CHECKPOINT_FILES == 0:
+            checkpoint()
 
     seen: dict[str, str] = {}
     for doc in documents:

@@ -1,26 +1,41 @@
 """BM25 over passages: the only module that imports rank_bm25.
 
 rank-bm25 is the reference scorer. Its ``get_scores`` walks every passage in Python for each query word,
-which is fine for one story and slow for an archive, so the index keeps the same statistics (rank-bm25's
-own idf formula, document lengths, k1, b, delta) in a sparse term-by-passage matrix of precomputed term
-weights: a query then touches only the passages that contain its words, and ranks them exactly as
-rank-bm25 would.
+which is fine for one story and slow for an archive (about 165 ms a question at 100k passages). The index
+keeps the same statistics in a sparse term-by-passage matrix (CSC: one column of passages per term) whose
+entries are each (passage, term) pair's whole contribution to the score, computed with rank-bm25's own idf
+and with exactly the floating-point operations of its ``get_scores``. A query adds up the columns of its
+words in query order, as rank-bm25 does, so scores are bit-for-bit rank-bm25's, and the top passages are
+the same (ties broken by passage order).
+
+Very common terms (in an eighth or more of the passages) also keep a dense column: adding a dense array
+is several times faster than scattering into one, and there are few such terms.
 """
 
 from __future__ import annotations
 
 import difflib
+import threading
+from bisect import bisect_left
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import rank_bm25
-from scipy import sparse
 
 Variant = Literal["okapi", "l", "plus"]
 
 _REFERENCE = {"okapi": rank_bm25.BM25Okapi, "l": rank_bm25.BM25L, "plus": rank_bm25.BM25Plus}
+
+DENSE_SHARE = 1 / 8
+"""A term in at least this share of the passages also gets a dense column."""
+MAX_DENSE_BYTES = 256 * 1024 * 1024
+"""Never spend more than this on dense columns."""
+_SAMPLE_STRIDE = 64
+_CHUNK = 1 << 20
+_CUTOFF = 0.8
 
 
 @dataclass(frozen=True)
@@ -45,57 +60,152 @@ class Hit:
     score: float
 
 
+class IndexBuilder:
+    """Collects passages one at a time (term ids and counts in flat arrays, not token lists), so that
+    building the index of a large archive needs little more memory than the index itself."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self._terms = array("i")  # the distinct term ids of each passage, passage after passage
+        self._counts = array("i")  # how often each of them occurs in the passage
+        self._distinct = array("i")  # how many distinct terms each passage has
+        self._lengths = array("q")  # how many tokens each passage has
+
+    def add(self, tokens: Sequence[str]) -> None:
+        vocab = self.vocabulary
+        counts = Counter([vocab.setdefault(t, len(vocab)) for t in tokens])  # ids in order of first use
+        self._terms.extend(counts.keys())
+        self._counts.extend(counts.values())
+        self._distinct.append(len(counts))
+        self._lengths.append(len(tokens))
+
+    def __len__(self) -> int:
+        return len(self._lengths)
+
+    def build(self, params: Params = Params()) -> Bm25Index:
+        n = len(self._lengths)
+        if not n:
+            raise ValueError("cannot index an empty corpus")
+        n_terms = len(self.vocabulary)
+        terms = np.frombuffer(self._terms, dtype=np.int32)
+        lengths = np.frombuffer(self._lengths, dtype=np.int64)
+        df = np.bincount(terms, minlength=n_terms).astype(np.int64)
+        order = np.argsort(terms, kind="stable")  # by term, then passage (passages were added in order)
+        terms = terms[order]
+        self._terms = array("i")  # the sorted copies replace the collected arrays: free them as we go
+        counts = np.frombuffer(self._counts, dtype=np.int32)[order]
+        self._counts = array("i")
+        indices = np.repeat(np.arange(n, dtype=np.int32), np.frombuffer(self._distinct, dtype=np.int32))[order]
+        del order
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        idf = reference_idf(params, df, n)
+        avgdl = int(lengths.sum()) / n  # as rank-bm25 computes it
+        data = np.empty(len(indices))
+        for s in range(0, len(data), _CHUNK):  # small temporaries, and the GIL changes hands in between
+            e = s + _CHUNK
+            data[s:e] = contributions(params, counts[s:e].astype(np.float64), lengths[indices[s:e]], avgdl,
+                                      idf[terms[s:e]])
+        return Bm25Index.from_arrays(params, list(self.vocabulary), df=df, idf=idf, indptr=indptr,
+                                     indices=indices, data=data, size=n)
+
+
+def reference_idf(params: Params, df: np.ndarray, n: int) -> np.ndarray:
+    """rank-bm25's own ``_calc_idf`` on the document frequencies (given in order of first appearance, as
+    rank-bm25 meets the words), so idf values, and Okapi's average-idf floor, are the reference's."""
+    if not len(df):
+        return np.zeros(0)
+    cls = _REFERENCE[params.variant]
+    ref = cls.__new__(cls)
+    ref.corpus_size, ref.idf, ref.epsilon = n, {}, params.epsilon
+    ref._calc_idf(dict(enumerate(df.tolist())))
+    return np.fromiter(ref.idf.values(), dtype=np.float64, count=len(df))
+
+
+def contributions(params: Params, tf: np.ndarray, dl: np.ndarray, avgdl: float, idf: np.ndarray) -> np.ndarray:
+    """What each (passage, term) pair adds to the passage's score: rank-bm25's expression, operation for
+    operation, so that the sums are bit-for-bit its own."""
+    k1, b, delta = params.k1, params.b, params.delta
+    norm = 1 - b + b * dl.astype(np.float64) / avgdl
+    if params.variant == "okapi":
+        # idf * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * doc_len / avgdl)))
+        return idf * (tf * (k1 + 1) / (tf + k1 * norm))
+    if params.variant == "plus":
+        # idf * (delta + (q_freq * (k1 + 1)) / (k1 * (1 - b + b * doc_len / avgdl) + q_freq))
+        return idf * (delta + (tf * (k1 + 1)) / (k1 * norm + tf))
+    # BM25L: idf * q_freq * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta), ctd = q_freq / (1 - b + ...)
+    ctd = tf / norm
+    return idf * tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
+
+
 class Bm25Index:
     """Ranks passages (given as token lists) for a query, as rank-bm25 with the same Params would."""
 
-    def __init__(self, tokenized: Sequence[Sequence[str]], params: Params = Params()) -> None:
-        if not tokenized:
-            raise ValueError("cannot index an empty corpus")
+    def __init__(self, tokenized: Iterable[Sequence[str]], params: Params = Params()) -> None:
+        builder = IndexBuilder()
+        for tokens in tokenized:
+            builder.add(tokens)
+        built = builder.build(params)
+        self.__dict__.update(built.__dict__)
+
+    @classmethod
+    def from_arrays(cls, params: Params, terms: Sequence[str] | Mapping[str, int], *, size: int,
+                    df: np.ndarray, idf: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
+                    data: np.ndarray, dense: Mapping[int, np.ndarray] | None = None) -> Bm25Index:
+        """An index of ``size`` passages from its arrays (as ``arrays()`` gives them); ``terms`` in
+        term-id order, or the vocabulary itself; ``dense`` the dense columns as ``dense_columns()`` gave them
+        (computed when not given)."""
+        self = cls.__new__(cls)
         self.params = params
-        self.size = n = len(tokenized)
+        self.vocabulary = terms if isinstance(terms, dict) else {t: i for i, t in enumerate(terms)}
+        self.df = np.asarray(df, dtype=np.int64)
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        self.indices = np.asarray(indices, dtype=np.int32)
+        self.data = np.asarray(data, dtype=np.float64)
+        self.size = n = int(size)
+        if n <= 0:
+            raise ValueError("cannot index an empty corpus")
+        v = len(self.df)
+        if not (len(self.idf) == v and len(self.indptr) == v + 1 and self.indptr[-1] == len(self.indices)
+                == len(self.data) and len(self.vocabulary) <= v):
+            raise ValueError("inconsistent index arrays")
+        # rank-bm25 adds idf * delta for a query word a BM25Plus passage lacks; the others add nothing
+        self._absent = self.idf * params.delta if params.variant == "plus" else None
+        # the fast path needs every contribution > 0 (then "score > 0" means "contains a query word")
+        self._positive = params.variant != "plus" and bool(len(self.data) == 0 or self.data.min() > 0)
+        self._dense = self._dense_columns() if dense is None else dict(dense)
+        if any(len(col) != n or not 0 <= t < v for t, col in self._dense.items()):
+            raise ValueError("inconsistent dense columns")
+        self._local = threading.local()
+        self._by_shape: dict[tuple[str, int], tuple[list[str], np.ndarray]] | None = None
+        self._corrections: dict[str, str | None] = {}
+        self._shapes()  # here, off the event loop, rather than at the first misspelt question
+        return self
 
-        vocab: dict[str, int] = {}
-        term_ids: list[int] = []
-        lengths = np.fromiter((len(doc) for doc in tokenized), dtype=np.int64, count=n)
-        for doc in tokenized:
-            term_ids.extend([vocab.setdefault(t, len(vocab)) for t in doc])
-        self.vocabulary = vocab
-        rows = np.repeat(np.arange(n, dtype=np.int32), lengths)
-        tf = sparse.csc_matrix(
-            (np.ones(len(term_ids), dtype=np.float64), (rows, np.asarray(term_ids, dtype=np.int32))),
-            shape=(n, max(len(vocab), 1)),
-        )
-        tf.sum_duplicates()
-        self.df = df = np.diff(tf.indptr)
-        avgdl = float(lengths.sum()) / n
-        self.idf = self._idf(df, n)
+    def _dense_columns(self) -> dict[int, np.ndarray]:
+        n = self.size
+        if n < 1024 or not self._positive:
+            return {}
+        common = np.flatnonzero(self.df >= DENSE_SHARE * n)
+        common = common[np.argsort(-self.df[common], kind="stable")][: MAX_DENSE_BYTES // (8 * n)]
+        out = {}
+        for t in common.tolist():
+            lo, hi = self.indptr[t], self.indptr[t + 1]
+            col = np.zeros(n)
+            col[self.indices[lo:hi]] = self.data[lo:hi]
+            out[t] = col
+        return out
 
-        # term weight for each (passage, term) pair present, without idf
-        p = params
-        dl = lengths[tf.indices].astype(np.float64)
-        f = tf.data
-        if p.variant == "okapi":
-            w = f * (p.k1 + 1) / (f + p.k1 * (1 - p.b + p.b * dl / avgdl))
-            self._base = np.zeros(len(vocab))
-        elif p.variant == "plus":
-            w = f * (p.k1 + 1) / (p.k1 * (1 - p.b + p.b * dl / avgdl) + f)
-            self._base = self.idf * p.delta  # BM25Plus gives every passage idf * delta per query term
-        else:
-            ctd = f / (1 - p.b + p.b * dl / avgdl)
-            w = f * (p.k1 + 1) * (ctd + p.delta) / (p.k1 + ctd + p.delta)
-            self._base = np.zeros(len(vocab))  # rank-bm25's BM25L multiplies by q_freq, so absent terms add 0
-        tf.data = w
-        self._weights = tf  # CSC: column t lists the passages containing term t and their weights
-        self._by_shape: dict[tuple[str, int], list[str]] | None = None
+    def dense_columns(self) -> dict[int, np.ndarray]:
+        """The dense columns of the most common terms, by term id."""
+        return dict(self._dense)
 
-    def _idf(self, df: np.ndarray, n: int) -> np.ndarray:
-        # rank-bm25's own _calc_idf on the document frequencies, so idf values are the reference's
-        ref = _REFERENCE[self.params.variant].__new__(_REFERENCE[self.params.variant])
-        ref.corpus_size, ref.idf, ref.epsilon = n, {}, self.params.epsilon
-        ref._calc_idf(dict(enumerate(df.tolist())))
-        return np.fromiter((ref.idf[i] for i in range(len(df))), dtype=np.float64, count=len(df))
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays that define the index (with ``list(vocabulary)`` and ``params``), for the cache."""
+        return {"df": self.df, "idf": self.idf, "indptr": self.indptr, "indices": self.indices, "data": self.data}
 
-    # --- queries -----------------------------------------------------------------------------------------
+    # --- statistics ----------------------------------------------------------------------------------------
 
     def __contains__(self, term: str) -> bool:
         return term in self.vocabulary
@@ -114,64 +224,159 @@ class Bm25Index:
         i = self.vocabulary.get(term)
         return int(self.df[i]) if i is not None else 0
 
-    def search(self, query: Sequence[str], k: int = 5) -> list[Hit]:
-        """The ``k`` best passages that contain at least one query term, best first.
+    # --- queries -------------------------------------------------------------------------------------------
 
-        Scores equal rank-bm25's ``get_scores`` for the same tokens (up to float rounding); passages that
-        share no term with the query are never returned.
+    def search(self, query: Sequence[str], k: int = 5) -> list[Hit]:
+        """The ``k`` best passages that contain at least one query term, best first; equal scores in
+        passage order.
+
+        Scores equal rank-bm25's ``get_scores`` for the same tokens, bit for bit; passages that share no
+        term with the query are never returned.
         """
-        counts = Counter(t for t in query if t in self.vocabulary)
-        if not counts or k <= 0:
+        vocab = self.vocabulary
+        ids = [vocab[t] for t in query if t in vocab]
+        if not ids or k <= 0:
             return []
-        w = self._weights
-        idx_parts, score_parts = [], []
-        base = 0.0
-        for term, qf in counts.items():
-            t = self.vocabulary[term]
-            lo, hi = w.indptr[t], w.indptr[t + 1]
-            idx_parts.append(w.indices[lo:hi])
-            score_parts.append(w.data[lo:hi] * (self.idf[t] * qf))
-            base += self._base[t] * qf
-        if len(idx_parts) == 1:
-            cand, scores = idx_parts[0], score_parts[0]
-        else:
-            cand, inverse = np.unique(np.concatenate(idx_parts), return_inverse=True)
-            scores = np.bincount(inverse, weights=np.concatenate(score_parts), minlength=len(cand))
-        if base:
-            scores = scores + base
-        if len(cand) > k:
-            top = np.argpartition(-scores, k - 1)[:k]
-        else:
-            top = np.arange(len(cand))
-        order = top[np.lexsort((cand[top], -scores[top]))]
-        return [Hit(int(cand[i]), float(scores[i])) for i in order]
+        if self._positive:
+            return self._search_positive(ids, k)
+        return self._search_general(ids, k)
+
+    def _buffer(self) -> np.ndarray:
+        acc = getattr(self._local, "acc", None)
+        if acc is None:
+            acc = self._local.acc = np.zeros(self.size)
+        return acc
+
+    def _search_positive(self, ids: list[int], k: int) -> list[Hit]:
+        """Every contribution is > 0, so a passage's score is > 0 exactly when it contains a query term."""
+        acc = self._buffer()  # all +0.0 between searches
+        indptr, indices, data, dense = self.indptr, self.indices, self.data, self._dense
+        try:
+            rarest = None
+            for t in ids:  # in query order, repeats included: the order rank-bm25 adds them in
+                col = dense.get(t)
+                if col is not None:
+                    np.add(acc, col, out=acc)
+                else:
+                    lo, hi = indptr[t], indptr[t + 1]
+                    np.add.at(acc, indices[lo:hi], data[lo:hi])
+                    if hi - lo >= k and (rarest is None or hi - lo < rarest[1] - rarest[0]):
+                        rarest = (lo, hi)
+            # A lower bound for the k-th best score: the k-th best of any k or more passages.
+            bound = 0.0
+            if rarest is not None:
+                bound = _kth_largest(acc[indices[rarest[0]:rarest[1]]], k)
+            if dense and self.size >= k * _SAMPLE_STRIDE:
+                bound = max(bound, _kth_largest(acc[::_SAMPLE_STRIDE], k))
+            chosen = np.flatnonzero(acc >= bound) if bound > 0 else np.flatnonzero(acc)
+            scores = acc[chosen]
+            hits = _top(chosen, scores, k)
+        finally:
+            if any(t in dense for t in ids):
+                acc.fill(0.0)
+            else:
+                for t in ids:
+                    acc[indices[indptr[t]:indptr[t + 1]]] = 0.0
+        return hits
+
+    def _search_general(self, ids: list[int], k: int) -> list[Hit]:
+        """Any sign of contribution, and BM25Plus's score for absent words: exact, dense, slower."""
+        n = self.size
+        acc = np.zeros(n)
+        seen = np.zeros(n, dtype=bool)
+        for t in ids:
+            lo, hi = self.indptr[t], self.indptr[t + 1]
+            idx = self.indices[lo:hi]
+            seen[idx] = True
+            if self._absent is None:
+                np.add.at(acc, idx, self.data[lo:hi])
+            else:  # rank-bm25 adds idf * delta to passages without the word, its contribution to the rest
+                present = acc[idx] + self.data[lo:hi]
+                acc += self._absent[t]
+                acc[idx] = present
+        chosen = np.flatnonzero(seen)
+        return _top(chosen, acc[chosen], k)
 
     def terms_in(self, position: int, query: Sequence[str]) -> set[str]:
         """Which of the query terms the passage at ``position`` contains."""
         out = set()
-        w = self._weights
         for term in set(query):
             t = self.vocabulary.get(term)
             if t is None:
                 continue
-            col = w.indices[w.indptr[t] : w.indptr[t + 1]]
-            j = np.searchsorted(col, position)
-            if j < len(col) and col[j] == position:
+            # bisect rather than np.searchsorted: numpy would release the GIL, and while a reload runs in
+            # another thread each release costs the event loop a switch interval to get it back
+            lo, hi = int(self.indptr[t]), int(self.indptr[t + 1])
+            j = bisect_left(self.indices, position, lo, hi)
+            if j < hi and self.indices[j] == position:
                 out.add(term)
         return out
 
     def correct(self, term: str) -> str | None:
-        """The indexed term closest in spelling to an unknown ``term`` ("embasi" -> "embassi"), or None."""
+        """The indexed term closest in spelling to an unknown ``term`` ("embasi" -> "embassi"), or None.
+
+        ``difflib.get_close_matches`` over the indexed words of the same first letter and about the same
+        length; words whose letters could not reach the cutoff (difflib's own ``quick_ratio`` test, done
+        for the whole pool at once with numpy) are left out first, which changes nothing but the time.
+        """
         if term in self.vocabulary:
             return term
         if len(term) < 5 or not term.isalpha():
             return None
+        known = self._corrections.get(term, self)
+        if known is not self:
+            return known
+        shapes = self._shapes()
+        wanted = Counter(term)
+        pool: list[str] = []
+        for d in (-1, 0, 1):
+            bucket = shapes.get((term[0], len(term) + d))
+            if bucket is None:
+                continue
+            words, codes = bucket
+            matches = np.zeros(len(words), dtype=np.int64)
+            for char, count in wanted.items():
+                matches += np.minimum((codes == ord(char)).sum(axis=1), count)
+            possible = 2.0 * matches / (len(term) + codes.shape[1]) >= _CUTOFF
+            pool.extend(words[i] for i in np.flatnonzero(possible).tolist())
+        match = difflib.get_close_matches(term, pool, n=1, cutoff=_CUTOFF)
+        result = match[0] if match else None
+        if len(self._corrections) >= 10_000:
+            self._corrections.clear()
+        self._corrections[term] = result
+        return result
+
+    def _shapes(self) -> dict[tuple[str, int], tuple[list[str], np.ndarray]]:
+        """Indexed alphabetic words of 4 letters or more by (first letter, length), in vocabulary order,
+        with their characters' code points as a matrix."""
         if self._by_shape is None:
             shapes: dict[tuple[str, int], list[str]] = defaultdict(list)
             for known in self.vocabulary:
                 if known.isalpha() and len(known) >= 4:
                     shapes[known[0], len(known)].append(known)
-            self._by_shape = dict(shapes)
-        pool = [w for d in (-1, 0, 1) for w in self._by_shape.get((term[0], len(term) + d), ())]
-        match = difflib.get_close_matches(term, pool, n=1, cutoff=0.8)
-        return match[0] if match else None
+            self._by_shape = {
+                key: (words, np.array(words, dtype=f"<U{key[1]}").view(np.uint32).reshape(len(words), key[1]))
+                for key, words in shapes.items()
+            }
+        return self._by_shape
+
+
+def _kth_largest(values: np.ndarray, k: int) -> float:
+    if len(values) < k:
+        return 0.0
+    return float(np.partition(values, len(values) - k)[len(values) - k])
+
+
+def _top(positions: np.ndarray, scores: np.ndarray, k: int) -> list[Hit]:
+    """The ``k`` best (position, score) pairs: highest score first, equal scores by position."""
+    if len(scores) > k:
+        if len(scores) > 64 * k:  # narrow down first; keep every tie of the k-th score
+            kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+            keep = scores >= kth
+            positions, scores = positions[keep], scores[keep]
+        order = np.lexsort((positions, -scores))[:k]
+        positions, scores = positions[order], scores[order]
+    else:
+        order = np.lexsort((positions, -scores))
+        positions, scores = positions[order], scores[order]
+    return [Hit(int(p), float(s)) for p, s in zip(positions.tolist(), scores.tolist())]

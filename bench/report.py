@@ -1,0 +1,115 @@
+"""results.md and latency.png from the rows that bench/run.py collected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _ms(d: dict | None, key: str) -> str:
+    if not d or key not in d:
+        return "—"
+    v = d[key]
+    return f"{v:.3f}" if v < 10 else f"{v:.1f}" if v < 100 else f"{v:.0f}"
+
+
+def _s(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+def table(rows: list[dict], machine: dict, args) -> str:
+    lines = [
+        "# storybot performance",
+        "",
+        f"Synthetic archives (seed {args.seed}): stories of 6-10 paragraphs of 40-120 words, Zipf-distributed "
+        "vocabulary of 100,000 made-up words, English function words, names, numbers and dated phrases. "
+        "Questions: 2-5 content words of a random passage. Each engine and size runs in fresh processes.",
+        "",
+        f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores; Python {machine.get('python')}, "
+        f"numpy {machine.get('numpy')}.",
+        "",
+        "| passages | engine | start-up cold (s) | start-up warm, from cache (s) | peak memory cold / warm (MiB) "
+        "| ask p50 / p99 (ms) | index search p50 / p99 (ms) | questions timed | same top 5 as rank-bm25 "
+        "| loop lag during reload p99 / max (ms) | questions answered during reload (failed) | reload (s) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in rows:
+        size = f"{row['size']:,}"
+        sb = row.get("storybot")
+        if sb:
+            rl = sb.get("reload")
+            par = row.get("parity")
+            same = f"{par['identical']}/{par['compared']}" if par else "—"
+            lag = f"{_ms(rl['lag'], 'p99')} / {_ms(rl['lag'], 'max')}" if rl else "—"
+            during = f"{rl['questions']} ({rl['failed']})" if rl else "—"
+            took = f"{rl['reload_s']:.1f}" if rl else "—"
+            lines.append(
+                f"| {size} | storybot | {_s(sb.get('cold_s'))} | {_s(sb.get('warm_s'))} "
+                f"| {sb['peak_cold_mib']:.0f} / {sb['peak_warm_mib']:.0f} "
+                f"| {_ms(sb['ask'], 'p50')} / {_ms(sb['ask'], 'p99')} "
+                f"| {_ms(sb['search'], 'p50')} / {_ms(sb['search'], 'p99')} | {sb['search']['n']} "
+                f"| {same} | {lag} | {during} | {took} |")
+        ref = row.get("rank-bm25")
+        if ref:
+            n = ref["search"]["n"]
+            note = f"{n}" + (" (fewer: 0.3-0.6 s each)" if row["size"] >= 200_000 else "")
+            lines.append(
+                f"| {size} | rank-bm25 | {_s(ref.get('cold_s'))} | — | {ref['peak_cold_mib']:.0f} / — | — "
+                f"| {_ms(ref['search'], 'p50')} / {_ms(ref['search'], 'p99')} | {note} | (reference) | — | — | — |")
+    loads = [v for row in rows for engine in ("storybot", "rank-bm25") for key in ("load_average",)
+             for v in row.get(engine, {}).get(key, [])]
+    if loads:
+        lines += ["", f"Load average (1 min) around the measurements: {min(loads):.1f} to {max(loads):.1f} "
+                      f"on {machine.get('cores')} cores (above about 1, other work on the machine was "
+                      "competing for the CPU: timings are then pessimistic)."]
+    lines += [
+        "",
+        "- **start-up cold**: `StoryService.open` with an empty cache: read, validate, split, tokenize, index, "
+        "timeline, and write the cache. **warm**: `StoryService.open` when the corpus is unchanged: hash every "
+        "file, load the cache. For rank-bm25: load the same corpus, tokenize with the same tokenizer, "
+        "`BM25Okapi(tokens)`. Python start-up and imports (about 0.3 s) are not included.",
+        "- **peak memory**: the process's peak resident set (VmHWM), cold start and questions; warm start.",
+        "- **ask**: `StoryService.ask(question)`, the bot's whole answer (tokenize, spelling, search for 9, "
+        "coverage rule, highlights). **index search**: `Bm25Index.search(tokens, 5)` alone; for rank-bm25, "
+        "`get_scores(tokens)` then `argsort` for the top 5 (what `get_top_n` does).",
+        "- **same top 5**: questions whose top 5 passages and scores are bit-for-bit rank-bm25's (BM25Okapi, "
+        "k1=1.5, b=0.75, epsilon=0.25, the index's parameters; equal scores in passage order).",
+        "- **loop lag**: how late a 5 ms `asyncio.sleep` ticker wakes up while `StoryService.reload_async()` "
+        "rebuilds the corpus with no cache (the worst case: a moderator edited a story) and writes the "
+        "cache, with `StoryService.ask` called on the loop every 10 ms meanwhile.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    series = [
+        ("rank-bm25", "search", "rank-bm25 get_scores + top 5", "tab:red"),
+        ("storybot", "ask", "storybot ask (whole answer)", "tab:green"),
+        ("storybot", "search", "storybot index search", "tab:blue"),
+    ]
+    for engine, kind, label, color in series:
+        pts = [(r["size"], r[engine][kind]) for r in rows if engine in r and r[engine].get(kind)]
+        if not pts:
+            continue
+        xs = [x for x, _ in pts]
+        ax.plot(xs, [d["p50"] for _, d in pts], "o-", color=color, label=f"{label}, p50")
+        ax.plot(xs, [d["p99"] for _, d in pts], "s--", color=color, alpha=0.6, label=f"{label}, p99")
+    for y, label in ((2, "target at 100k: 2 ms"), (5, "target at 300k: 5 ms")):
+        ax.axhline(y, color="gray", lw=0.8, ls=":")
+        ax.annotate(label, (0.01, y), xycoords=("axes fraction", "data"), fontsize=7, color="gray",
+                    va="bottom")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("passages in the archive")
+    ax.set_ylabel("latency per question (ms)")
+    ax.set_title("Search latency against archive size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,154 @@
+"""Runs every measurement, storybot and plain rank-bm25 side by side, and writes bench/results/.
+
+For each size it generates (once, then reuses) a synthetic archive in bench/data/, then runs each
+engine in fresh processes (bench/worker.py): start-up cold and warm, peak memory, question latency and
+top-5 parity, and the event-loop lag while a reload runs. Results: results.md (the table), latency.png
+(search latency against archive size, log-log) and results.json (every number).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .synth import generate
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_SIZES = (1_000, 10_000, 100_000, 300_000)
+
+
+def parse_sizes(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        part = part.strip().lower().replace("_", "")
+        if not part:
+            continue
+        scale = 1_000 if part.endswith("k") else 1
+        out.append(int(float(part.rstrip("k")) * scale))
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
+                   help="archive sizes in passages, comma-separated (default 1k,10k,100k,300k)")
+    p.add_argument("--quick", action="store_true", help="a smoke run: sizes 1k,10k and fewer questions")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--questions", type=int, default=500, help="questions timed per size for storybot")
+    p.add_argument("--ref-questions", type=int, default=200, help="questions timed for rank-bm25")
+    p.add_argument("--ref-questions-large", type=int, default=50,
+                   help="questions timed for rank-bm25 from 200k passages up (each takes ~0.5 s)")
+    p.add_argument("--engines", default="storybot,rank-bm25")
+    p.add_argument("--no-reload", action="store_true", help="skip the event-loop lag measurement")
+    p.add_argument("--switch-interval", type=float, default=0.0,
+                   help="sys.setswitchinterval for the reload measurement (default: Python's 5 ms)")
+    p.add_argument("--report-only", action="store_true",
+                   help="only rewrite results.md and latency.png from the last results.json")
+    p.add_argument("--data", type=Path, default=HERE / "data")
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    return p
+
+
+def worker(task: str, corpus: Path, questions: Path, cache: Path, *extra: str) -> dict:
+    cmd = [sys.executable, "-m", "bench.worker", task, "--corpus", str(corpus), "--questions", str(questions),
+           "--cache", str(cache), *extra]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    started = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench: {task} failed:\n{done.stderr[-4000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out["process_s"] = time.perf_counter() - started
+    return out
+
+
+def parity(ours: list, ref: list) -> dict:
+    """Same passages in the same order with the same scores (bit for bit), question by question."""
+    same = sum(1 for a, b in zip(ours, ref) if [tuple(x) for x in a] == [tuple(x) for x in b])
+    close = sum(1 for a, b in zip(ours, ref)
+                if [i for i, _ in a] == [i for i, _ in b]
+                and all(abs(x - y) <= 1e-9 * max(1.0, abs(y)) for (_, x), (_, y) in zip(a, b)))
+    return {"compared": min(len(ours), len(ref)), "identical": same, "same_ids": close}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.sizes = [1_000, 10_000] if args.sizes == list(DEFAULT_SIZES) else args.sizes
+        args.questions, args.ref_questions = min(args.questions, 200), min(args.ref_questions, 200)
+    engines = {e.strip() for e in args.engines.split(",")}
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.report_only:
+        saved = json.loads((args.out / "results.json").read_text())
+        return write_report(saved["rows"], saved["machine"], args)
+    rows = []
+    for size in args.sizes:
+        folder = args.data / f"synth-{size}-s{args.seed}"
+        t = time.perf_counter()
+        info = generate(folder, size, seed=args.seed, questions=max(args.questions, args.ref_questions))
+        print(f"[{size:,} passages] archive ready in {time.perf_counter() - t:.1f} s "
+              f"({info['stories']:,} stories) at {folder}", flush=True)
+        corpus, questions, cache = folder / "corpus", folder / "questions.json", args.data / f"cache-{size}"
+        n_ref = args.ref_questions if size < 200_000 else min(args.ref_questions, args.ref_questions_large)
+        row: dict = {"size": size, "stories": info["stories"]}
+        if "storybot" in engines:
+            cold = worker("storybot-cold", corpus, questions, cache, "--n", str(args.questions),
+                          "--parity", str(n_ref))
+            print(f"  storybot: cold start {cold['cold_s']:.2f} s, peak {cold['peak_cold_mib']:.0f} MiB, "
+                  f"ask p99 {cold['ask']['p99']:.3f} ms, search p99 {cold['search']['p99']:.3f} ms", flush=True)
+            warm = worker("storybot-warm", corpus, questions, cache)
+            print(f"  storybot: warm start {warm['warm_s']:.2f} s, peak {warm['peak_warm_mib']:.0f} MiB", flush=True)
+            row["storybot"] = {**cold, **warm, "load_average": cold["load_average"] + warm["load_average"]}
+            if not args.no_reload:
+                extra = ["--switch-interval", str(args.switch_interval)] if args.switch_interval else []
+                reload = worker("storybot-reload", corpus, questions, cache, *extra)
+                print(f"  storybot: reload {reload['reload_s']:.1f} s, loop lag p99 {reload['lag']['p99']:.1f} ms "
+                      f"max {reload['lag']['max']:.1f} ms, {reload['questions']} questions answered during it "
+                      f"({reload['failed']} failed)", flush=True)
+                row["storybot"]["reload"] = reload
+        if "rank-bm25" in engines:
+            ref = worker("rank-bm25", corpus, questions, cache, "--n", str(n_ref), "--parity", str(n_ref))
+            print(f"  rank-bm25: start {ref['cold_s']:.2f} s, peak {ref['peak_cold_mib']:.0f} MiB, "
+                  f"search p50 {ref['search']['p50']:.1f} ms p99 {ref['search']['p99']:.1f} ms "
+                  f"({ref['search']['n']} questions)", flush=True)
+            row["rank-bm25"] = ref
+            if "storybot" in row:
+                row["parity"] = parity(row["storybot"]["top5"], ref["top5"])
+                print(f"  top 5 identical to rank-bm25's: {row['parity']['identical']}/{row['parity']['compared']}",
+                      flush=True)
+        for engine in ("storybot", "rank-bm25"):
+            row.get(engine, {}).pop("top5", None)
+        rows.append(row)
+        (args.out / "results.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
+    return write_report(rows, machine(), args)
+
+
+def write_report(rows: list[dict], where: dict, args: argparse.Namespace) -> int:
+    from .report import plot, table
+
+    (args.out / "results.md").write_text(table(rows, where, args), encoding="utf-8")
+    plot(rows, args.out / "latency.png")
+    print(f"wrote {args.out / 'results.md'}, {args.out / 'latency.png'} and {args.out / 'results.json'}")
+    return 0
+
+
+def machine() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numpy
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": numpy.__version__,
+            "os": platform.platform()}
