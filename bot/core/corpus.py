@@ -193,14 +193,18 @@ def load_corpus(folder: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES,
 def parse_story(path: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
     """Read one story file; raise ValueError with a short, human reason."""
     try:
-        size = path.stat().st_size
-        if size > max_file_bytes:
-            raise ValueError(f"the file is {size:,} bytes; the limit is {max_file_bytes:,}")
-        raw = path.read_bytes()
+        with path.open("rb") as f:
+            before = os.fstat(f.fileno())
+            if before.st_size > max_file_bytes:
+                raise ValueError(f"the file is {before.st_size:,} bytes; the limit is {max_file_bytes:,}")
+            raw = f.read(max_file_bytes + 1)
+            after = os.fstat(f.fileno())
     except OSError as exc:
         raise ValueError(f"cannot read the file ({exc.strerror or exc})") from None
-    if len(raw) > max_file_bytes:  # it grew after stat()
+    if len(raw) > max_file_bytes:  # it grew after fstat()
         raise ValueError(f"the file is over the {max_file_bytes:,}-byte limit")
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(raw) != after.st_size:
+        raise ValueError("the file changed while it was being read; save it, then reload again")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -217,6 +221,8 @@ def parse_story_text(text: str, default_id: str, *, file: str = "", sha256: str 
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 2})" if where is not None else ""
         raise ValueError(f"the front matter is not valid YAML{at}") from None
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise ValueError("the front matter is nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError("the front matter must be a mapping of fields (title: ..., published: ...)")
     try:

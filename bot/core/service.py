@@ -219,7 +219,7 @@ class StoryService:
             return await asyncio.to_thread(self.reload)
 
 
-def _release(old: Snapshot, *, patience: float = 2.0) -> None:
+def _release(old: Snapshot, *, patience: float = 0.5) -> None:
     """Wait (briefly) until no question in flight still holds the old snapshot, so that the caller's
     reference is the last one and freeing it (hundreds of thousands of objects: 0.1 s at 300k passages)
     happens in the reload's thread, not on the event loop where the last question would drop it."""

@@ -43,12 +43,20 @@ class Admin(commands.Cog):
         """Re-read the corpus folder and swap it in (moderators only)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         user = interaction.user
+        serving = id(self.bot.service.snapshot)  # not the snapshot itself: the reload waits for it to be let go
         try:
             report = await self.bot.service.reload_async()
         except CorpusError as exc:
             log.warning("reload by %s (%s) in guild %s refused: %s", user, user.id, interaction.guild_id,
                         "; ".join(map(str, exc.problems)))
             await interaction.followup.send(embed=render.problems_embed(exc.problems), ephemeral=True)
+            return
+        except Exception:
+            # not a problem the loader could name (a bug, or a file it could not cope with): say which corpus
+            # serves now, and leave the traceback to the log
+            log.exception("reload by %s (%s) in guild %s failed", user, user.id, interaction.guild_id)
+            swapped = id(self.bot.service.snapshot) != serving
+            await interaction.followup.send(embed=render.reload_failed_embed(swapped=swapped), ephemeral=True)
             return
         log.info("reload by %s (%s) in guild %s: %s", user, user.id, interaction.guild_id, "; ".join(report.lines()))
         await interaction.followup.send(embed=render.reload_embed(report), ephemeral=True)

@@ -38,7 +38,7 @@ def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
         return 2
     setup_logging(settings.log_level)
     try:
-        service = StoryService.open(args.corpus)
+        service = StoryService.open(args.corpus, cache_dir=settings.cache_dir)  # CACHE_DIR, as the other commands
     except CorpusError as exc:
         print("storybot: the corpus has problems:\n" + "\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
         return 1

@@ -38,7 +38,8 @@ OK_COLOUR = discord.Colour.green()
 _MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(?=\d)", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 _MARKDOWN = re.compile(r"([\\*_~|`\[\]<>:])")
-_LINE_START = re.compile(r"^([#>\-+]|\d+\.)")
+_LINE_START = re.compile(r"^(?:[#>\-+]|(\d+)\.)")
+_LINK_UNSAFE = {ord(c): f"%{ord(c):02X}" for c in "()<>\\ "}
 
 
 def defuse(text: str) -> str:
@@ -51,9 +52,20 @@ def literal(text: str) -> str:
     return defuse(_MARKDOWN.sub(r"\\\1", _SPACES.sub(" ", text)))
 
 
+def _line_start(text: str) -> str:
+    """Escape what would make a line a heading, list or quote: ``\\#``, ``\\>``, ``\\-``, ``\\+``, ``1\\.``
+    (Discord shows a backslash before a digit as written, so a numbered list is escaped at its dot)."""
+    return _LINE_START.sub(lambda m: f"{m[1]}\\." if m[1] else f"\\{m[0]}", text, count=1)
+
+
 def safe(text: str) -> str:
     """``literal`` text, trimmed, that may also start a line (no heading, list or quote)."""
-    return _LINE_START.sub(r"\\\1", literal(text.strip()))
+    return _line_start(literal(text.strip()))
+
+
+def link_target(url: str) -> str:
+    """``url`` for a markdown link ``[label](url)``: characters that would end or bend it percent-encoded."""
+    return url.translate(_LINK_UNSAFE)
 
 
 def cut(text: str, limit: int) -> str:
@@ -94,7 +106,7 @@ def highlighted(text: str, spans: Sequence[tuple[int, int]], limit: int) -> str:
         parts.append(f"**{literal(text[start:end])}**")
         last = end
     parts.append(literal(text[last:]))
-    out = _LINE_START.sub(r"\\\1", "".join(parts))
+    out = _line_start("".join(parts))
     return out if len(out) <= limit else cut_safe(text, limit)
 
 
@@ -102,9 +114,9 @@ def highlighted(text: str, spans: Sequence[tuple[int, int]], limit: int) -> str:
 
 
 def _citation(quote: Quote) -> str:
-    label = cut_safe(quote.document.title, 120).replace("]", "\\]").replace("[", "\\[")
+    label = cut_safe(quote.document.title, 120)  # brackets are escaped with the rest of the markdown
     where = f"{label}, paragraph {quote.passage.paragraph}"
-    link = quote.link
+    link = link_target(quote.link) if quote.link else None
     return f"— [{where}]({link})" if link and len(link) <= 1000 else f"— {where}"
 
 
@@ -139,7 +151,7 @@ def answer_view(answer: Answer) -> discord.ui.View | None:
         if len(link) > BUTTON_URL:
             continue
         label = "Read the story" if len(answer.quotes) == 1 or len({q.document.id for q in answer.quotes}) == 1 \
-            else cut(f"Read: {doc.title}", BUTTON_LABEL)
+            else cut(defuse(_SPACES.sub(" ", f"Read: {doc.title}")), BUTTON_LABEL)
         view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=label, url=link))
     return view if view.children else None
 
@@ -183,7 +195,7 @@ def sources_embed(sources: Sequence[Source]) -> discord.Embed:
     shown = list(sources[: FIELDS - 1]) if len(sources) > FIELDS else list(sources)
     for s in shown:
         by = f" · {cut_safe(s.publisher, 100)}" if s.publisher else ""
-        link = f"\n[Read it]({s.url})" if s.url and len(s.url) <= 800 else ""
+        link = f"\n[Read it]({link_target(s.url)})" if s.url and len(link_target(s.url)) <= 800 else ""
         embed.add_field(name=cut_safe(s.title, FIELD_NAME),
                         value=f"Published {s.published}{by} · {s.passages} passages · `{s.id}`{link}"[:FIELD_VALUE],
                         inline=False)
@@ -203,7 +215,8 @@ def reload_embed(report: ReloadReport) -> discord.Embed:
 def problems_embed(problems: Sequence[Problem]) -> discord.Embed:
     lines, size = [], 0
     for i, p in enumerate(problems):
-        line = f"• `{cut(p.file, 100).replace('`', '')}`: {cut_safe(p.message, 400)}"
+        name = defuse(_SPACES.sub(" ", cut(p.file, 100).replace("`", "")))
+        line = f"• `{name}`: {cut_safe(p.message, 400)}"
         if size + len(line) > DESCRIPTION - 200:
             lines.append(f"…and {len(problems) - i} more problems")
             break
@@ -211,6 +224,17 @@ def problems_embed(problems: Sequence[Problem]) -> discord.Embed:
         size += len(line) + 1
     return discord.Embed(title="Reload refused: the corpus that was serving still is",
                          description="\n".join(lines), colour=ERROR_COLOUR)
+
+
+def reload_failed_embed(*, swapped: bool = False) -> discord.Embed:
+    """A reload that raised something other than a CorpusError; ``swapped``: after the new corpus went in."""
+    if swapped:
+        return discord.Embed(title="Reload finished with an error: the new corpus is serving",
+                             description="Something went wrong after the swap; the details are in the log.",
+                             colour=ERROR_COLOUR)
+    return discord.Embed(title="Reload failed: the corpus that was serving still is",
+                         description="Something went wrong while reading the corpus; the details are in the log.",
+                         colour=ERROR_COLOUR)
 
 
 def fit_total(embed: discord.Embed) -> discord.Embed:

@@ -37,7 +37,8 @@ def answer_message(bot: StoryBot, question: str) -> dict:
 
 
 class TimelinePager(discord.ui.DynamicItem[discord.ui.Button],
-                    template=r"tl:(?P<user>\d+):(?P<page>\d+):(?P<year>\d{0,4}):(?P<contains>.*)"):
+                    template=re.compile(r"tl:(?P<user>\d+):(?P<page>\d+):(?P<year>\d{0,4}):(?P<contains>.*)",
+                                        re.DOTALL)):  # DOTALL: a filter word may hold any character
     """A Previous/Next button whose custom id holds its whole state, so it works after a restart."""
 
     def __init__(self, user: int, page: int, year: int | None, contains: str | None,
