@@ -250,3 +250,17 @@ async def test_ask_latency_and_clean_shutdown(corpus_copy):
         assert bot.is_closed()
     pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
     assert not pending
+
+
+async def test_sync_publishes_globally_only_on_request_and_invite_prints_the_link(corpus_copy, capsys):
+    from bot.exts import launcher
+
+    async with FakeDiscord() as fd:
+        settings = make_settings(fd, corpus_copy, guild_id=None)
+        await launcher.sync(create_bot(StoryService.open(corpus_copy), settings), TOKEN, None)
+        assert {c["name"] for c in fd.synced_commands()} == {"ask", "timeline", "sources", "reload"}
+        assert fd.synced_commands(guild_id=fd.guild_id) is None
+        await launcher.invite(create_bot(StoryService.open(corpus_copy), settings), TOKEN)
+    out = capsys.readouterr().out
+    assert "Synced 4 commands to all guilds" in out
+    assert f"client_id={fd.app_id}&scope=bot+applications.commands&permissions=83968" in out
