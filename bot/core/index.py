@@ -210,15 +210,6 @@ class Bm25Index:
     def __contains__(self, term: str) -> bool:
         return term in self.vocabulary
 
-    def idf_of(self, term: str) -> float:
-        """The term's idf; a term no passage contains gets the idf of a term in one passage."""
-        i = self.vocabulary.get(term)
-        return float(self.idf[i]) if i is not None else self.unseen_idf
-
-    @property
-    def unseen_idf(self) -> float:
-        return float(self.idf.max()) if len(self.idf) else 1.0
-
     def document_frequency(self, term: str) -> int:
         """How many passages contain ``term``."""
         i = self.vocabulary.get(term)
