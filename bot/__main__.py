@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .console import (Style, parse_timeline_args, render_answer, render_corpus_error, render_sources,
+from .console import (Style, render_answer, render_corpus_error, render_sources,
                       render_timeline, run_console)
 from .core.answer import Answer
 from .core.corpus import CorpusError

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import re
 import statistics
-import time
 from pathlib import Path
 
 import discord
@@ -90,7 +89,7 @@ async def test_ask_quotes_the_story_and_pings_nobody(corpus_copy):
 
 async def test_a_mention_gets_the_same_answer_as_a_reply(corpus_copy):
     async with FakeDiscord() as fd:
-        bot = await start(fd, corpus_copy)
+        await start(fd, corpus_copy)
         bob = fd.add_member("bob")
         m = await fd.mention(bob, "who is Mike Poole?")
         reply = await m.wait_reply()

@@ -6,6 +6,7 @@ to the file named by ``RELIABILITY_FIGURES`` when that variable is set (CI can k
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ from bot.core.service import StoryService
 from bot.exts.client import create_bot
 from bot.settings import Settings
 from tests.conftest import CORPUS
-from tests.e2e.fakediscord import FakeDiscord
+from tests.e2e.fakediscord import FakeDiscord, InteractionRecord, MemberRecord
 
 MANAGE_GUILD = discord.Permissions(manage_guild=True).value
 TOKEN = "MTQ0NDQ0NDQ0NDQ0NDQ0NDQ0.GqR7sT.reliability-Sekr1t_MiddlePart-9f8e7d6c5b4a"
@@ -207,3 +208,15 @@ def corpus_dir(tmp_path: Path) -> Path:
     dest = tmp_path / "corpus"
     shutil.copytree(CORPUS, dest)
     return dest
+
+
+async def ask_stream(fd: FakeDiscord, members: list[MemberRecord], questions: list[str], count: int, rate: float,
+                     out: list[InteractionRecord]) -> None:
+    """``count`` /ask interactions at ``rate`` a second (absolute schedule), appended to ``out`` as sent."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for i in range(count):
+        delay = t0 + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        out.append(await fd.slash("ask", {"question": questions[i % len(questions)]}, user=members[i % len(members)]))

@@ -26,9 +26,9 @@ import pytest
 from bot.core.corpus import CorpusError
 from bot.core.service import StoryService
 from tests.conftest import ROOT
-from tests.e2e.fakediscord import FakeDiscord, InteractionRecord, MemberRecord
+from tests.e2e.fakediscord import FakeDiscord, InteractionRecord
 
-from .conftest import (FOLLOW_UP, MANAGE_GUILD, TOKEN, captured_logs, describe, plain, quote_text, report,
+from .conftest import (FOLLOW_UP, MANAGE_GUILD, TOKEN, ask_stream, captured_logs, describe, plain, quote_text, report,
                        start_bot, write_synthetic)
 
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
@@ -38,18 +38,6 @@ QUESTIONS = ["Who is Mike Poole?", "Why did Canada close its embassy in Tehran?"
 
 def followups(fd: FakeDiscord) -> str:
     return rf"/webhooks/{fd.app_id}/[^/]+"
-
-
-async def ask_stream(fd: FakeDiscord, members: list[MemberRecord], count: int, rate: float,
-                     out: list[InteractionRecord]) -> None:
-    """``count`` /ask interactions at ``rate`` a second (absolute schedule), appended to ``out`` as sent."""
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    for i in range(count):
-        delay = t0 + i / rate - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        out.append(await fd.slash("ask", {"question": QUESTIONS[i % len(QUESTIONS)]}, user=members[i % len(members)]))
 
 
 async def all_answered(asks: list[InteractionRecord]) -> list[float]:
@@ -86,7 +74,7 @@ async def test_gateway_drops_are_resumed_and_no_question_is_lost(corpus_dir):
                     await fd.wait_ready(timeout=10)
                     while_down.append(len(asks) - first)
 
-            await asyncio.gather(ask_stream(fd, members, 80, 25.0, asks), faults())
+            await asyncio.gather(ask_stream(fd, members, QUESTIONS, 80, 25.0, asks), faults())
             latencies = await all_answered(asks)
             assert len(fd.identifies) == 1 and len(fd.resumes) == 3  # resumed each time, never a new session
             assert all(c.kind in ("identify", "resume") for c in fd.connections)
@@ -220,7 +208,7 @@ async def test_a_followup_that_keeps_failing_is_logged_and_the_bot_keeps_serving
 
             async def meanwhile() -> None:  # 5 questions a second until the moderator hears back
                 while not r.followup_bodies or r.loading:
-                    await ask_stream(fd, members, 5, 5.0, asks)
+                    await ask_stream(fd, members, QUESTIONS, 5, 5.0, asks)
 
             await asyncio.wait_for(meanwhile(), 60)
             final = await r.wait_final(timeout=5)

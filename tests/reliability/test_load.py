@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.fakediscord import FakeDiscord, InteractionRecord
 
-from .conftest import (BROKEN, FOLLOW_UP, MANAGE_GUILD, captured_logs, describe, median, percentile, plain,
+from .conftest import (BROKEN, FOLLOW_UP, MANAGE_GUILD, ask_stream, captured_logs, describe, median, percentile, plain,
                        report, start_bot, write_synthetic)
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e, pytest.mark.slow]
@@ -80,16 +80,6 @@ async def test_a_thousand_asks_at_sixty_a_second_while_ten_reloads_run(corpus_di
             reload_seconds: list[float] = []
             reload_windows: list[tuple[float, float]] = []
 
-            async def ask_all() -> None:
-                loop = asyncio.get_running_loop()
-                t0 = loop.time()
-                for i in range(ASKS):
-                    delay = t0 + i / RATE - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    asks.append(await fd.slash("ask", {"question": QUESTIONS[i % len(QUESTIONS)]},
-                                               user=members[i % MEMBERS]))
-
             async def reload_all() -> None:
                 follow_up, broken = corpus_dir / "follow-up.md", corpus_dir / "broken.md"
                 for k in range(RELOADS):
@@ -110,7 +100,7 @@ async def test_a_thousand_asks_at_sixty_a_second_while_ten_reloads_run(corpus_di
 
             with LagTicker() as ticker:  # measures the loop while the bot works, not while the test reads results
                 started = time.perf_counter()
-                await asyncio.gather(ask_all(), reload_all())
+                await asyncio.gather(ask_stream(fd, members, QUESTIONS, ASKS, RATE, asks), reload_all())
                 await fd._wait_until(lambda: all(r.acked for r in asks), 10, "every /ask to be answered")
                 elapsed = time.perf_counter() - started
             finals = await asyncio.gather(*(r.wait_final(timeout=10) for r in asks))
