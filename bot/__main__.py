@@ -11,7 +11,7 @@ from typing import Sequence
 
 from .console import (Style, render_answer, render_corpus_error, render_sources,
                       render_timeline, run_console)
-from .core.answer import Answer
+from .core.answer import Answer, Quote
 from .core.corpus import CorpusError
 from .core.service import StoryService
 from .settings import Settings, SettingsError, load_settings
@@ -23,18 +23,20 @@ def answer_json(ans: Answer) -> dict:
     return {
         "question": ans.question,
         "answered": ans.answered,
-        "passages": [
-            {
-                "id": q.passage.id,
-                "doc_id": q.passage.doc_id,
-                "paragraph": q.passage.paragraph,
-                "text": q.passage.text,
-                "score": round(q.score, 6),
-                "title": q.document.title,
-                "url": q.document.url,
-            }
-            for q in ans.quotes
-        ],
+        "passages": [_quote_json(q) for q in ans.quotes],
+        "nearest": [_quote_json(q) for q in ans.nearest],
+    }
+
+
+def _quote_json(q: Quote) -> dict:
+    return {
+        "id": q.passage.id,
+        "doc_id": q.passage.doc_id,
+        "paragraph": q.passage.paragraph,
+        "text": q.passage.text,
+        "score": round(q.score, 6),
+        "title": q.document.title,
+        "url": q.document.url,
     }
 
 
@@ -94,14 +96,17 @@ def cmd_check(args: argparse.Namespace, service: StoryService) -> int:
 def cmd_eval(args: argparse.Namespace, service: StoryService) -> int:
     from .evaluate import Score, evaluate
 
+    service.semantic = not args.lexical
     scores = evaluate(service, *args.questions, baseline=not args.no_baseline)
     print(Score.header())
     for s in scores:
         print(s.row())
     if args.verbose:
         for s in scores:
+            if s.engine != "storybot":
+                continue
             for miss in s.misses:
-                print(f"  {s.name}: {miss}")
+                print(f"  {s.set} ({s.engine}): {miss}")
     return 0
 
 
@@ -138,9 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check", parents=[common], help="validate the corpus; exit 1 with its errors")
 
-    ev = sub.add_parser("eval", parents=[common], help="score answers on question sets (hit@1, hit@3, refusals)")
-    ev.add_argument("questions", nargs="+", type=Path, metavar="QUESTIONS.yaml")
+    ev = sub.add_parser("eval", parents=[common], help="score answers on question sets, beside plain rank-bm25")
+    ev.add_argument("questions", nargs="*", type=Path, metavar="QUESTIONS.yaml",
+                    help="question sets (default: tests/data/questions/*.yaml and ../shared/benchmarks/squad2)")
     ev.add_argument("--no-baseline", action="store_true", help="skip the plain rank-bm25 baseline")
+    ev.add_argument("--lexical", action="store_true", help="BM25 alone, without the semantic stage")
     ev.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     return parser
 

@@ -38,10 +38,9 @@ def highlight(text: str, spans: tuple[tuple[int, int], ...], bold: Callable[[str
 
 
 def render_answer(ans: Answer, style: Style) -> str:
-    if not ans.answered:
-        return str(ans.refusal)
-    blocks = []
-    for quote in ans.quotes:
+    """An answer's quotes; "the closest the story comes" under its heading; or a refusal."""
+    blocks = [] if ans.answered else [str(ans.refusal)]
+    for quote in ans.quotes or ans.nearest:
         body = highlight(quote.passage.text, quote.highlights, style.bold)
         cite = f"— {quote.citation}"
         if quote.link:

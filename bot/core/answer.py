@@ -1,64 +1,81 @@
-"""A question -> an Answer: verbatim quotes with highlights and citations, or an honest refusal.
+"""A question -> an Answer: verbatim quotes with highlights and citations, the closest the story comes, or a
+refusal.
 
-The refusal rule, in one sentence: the best passage must contain words that carry at least
-``min_coverage`` of the question's information, where a word's information is its idf
-(rare words count for more, words no story contains count as the rarest). A question whose distinctive
-words are absent from every story ("Who won the Stanley Cup?") is refused even if a common word
-("Canada") matches.
+1. The question is read the way members write it: mentions, links and greetings are dropped, and question
+   phrases ("how many", "what year", "exactly") are not search words (``read_question``).
+2. BM25 ranks the passages, raised for giving the kind of answer asked for (a date, a number, a person, a
+   place: ``kinds.py``), optionally mixed with a semantic similarity (``semantic.py``).
+3. The confidence rule (``AnswerRule``) picks one of three replies: the passage covers enough of the
+   question's information, gives the kind of answer asked for, and is close enough in meaning -> an answer;
+   it shares something distinctive with the question -> "the closest the story comes"; nothing -> a refusal.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import Mapping, Sequence
+from functools import lru_cache
+from dataclasses import dataclass, field
+from typing import Literal, Mapping, Protocol, Sequence
 from urllib.parse import quote
+
+import numpy as np
+from lemminflect import getAllLemmas
 
 from .corpus import Document
 from .index import Bm25Index
+from .kinds import Kind, asked_kind, spans
 from .passages import Passage
-from .text import tokens
+from .text import Token, tokens
 
 MAX_QUESTION_CHARS = 1000
 
-# A "when" question is answered by a passage that states a date; "how many/much/old/long" by one with a number.
-_FILLER = r"^\W*(?:(?:so|and|but|ok|okay|hey|wait|also|then|like)\W+)*"
-_ASKS_DATE = re.compile(_FILLER + r"(?:when|what\s+(?:year|date|day|month)|which\s+(?:year|date|day|month))\b", re.I)
-_ASKS_NUMBER = re.compile(r"\bhow\s+(?:many|much|old|long)\b", re.I)
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|June?|July?|Aug|Sept?|Oct|Nov|Dec)[a-z]*\.?"
-_HAS_DATE = re.compile(rf"\b(?:1[5-9]\d\d|2\d\d\d)\b|\b{_MONTH}\s+\d|\b(?:yesterday|today|last|ago)\b")
-_HAS_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty"
-    r"|hundred|hundreds|thousand|thousands|million|millions|billion|dozen|dozens|several|few)\b",
-    re.I,
-)
-
-
-def answer_kind(question: str) -> str | None:
-    """'date' or 'number' when the question asks for one, else None."""
-    if _ASKS_DATE.search(question):
-        return "date"
-    if _ASKS_NUMBER.search(question):
-        return "number"
-    return None
-
-
-def _gives(kind: str | None, text: str) -> bool:
-    if kind == "date":
-        return bool(_HAS_DATE.search(text))
-    if kind == "number":
-        return bool(_HAS_NUMBER.search(text))
-    return True
+Reply = Literal["answer", "closest", "refused"]
 
 
 @dataclass(frozen=True)
 class AnswerRule:
-    min_coverage: float = 0.4
-    """Share of the question's idf mass that the quoted passage must contain."""
-    close_ratio: float = 0.7
+    """The confidence rule, chosen by measurement (README, "How answers are chosen")."""
+
+    answer_at: float = 0.6
+    """Confidence at which the best passage is given as the answer."""
+    closest_at: float = 0.5
+    """Below this confidence, and less similar in meaning than ``related_similarity``, nothing is related:
+    a refusal."""
+    related_similarity: float = 0.21
+    unknown_weight: float = 0.5
+    """A question word no story contains weighs this share of the rarest word's information (a name the
+    stories do not know, capitalised inside the question, weighs all of it)."""
+    kind_boost: float = 1.0
+    """A passage that gives the kind of answer asked for, near the words that matched, scores this much more."""
+    kind_penalty: float = 0.5
+    """...and one that does not is this much less certain."""
+    phrase_weight: float = 0.2
+    """How much a passage gains for having the question's neighbouring words side by side."""
+    semantic_weight: float = 1.0
+    """How much the semantic similarity adds to a passage's normalised BM25 score."""
+    semantic_floor: float = -1.0
+    """An answer needs at least this cosine similarity (when a semantic model is loaded)."""
+    lexical_closest_at: float = 0.3
+    """Without the semantic model: below this confidence, a refusal."""
+    close_ratio: float = 0.6
     """Quote more passages while they score at least this share of the best one."""
     max_quotes: int = 3
+
+    def vouches(self, c: _Candidate) -> bool:
+        """The passage answers the question: reply 1."""
+        return c.confidence >= self.answer_at and (c.similarity is None or c.similarity >= self.semantic_floor)
+
+    def relates(self, c: _Candidate) -> bool:
+        """The passage is related to the question: reply 2 if it does not answer it, else a refusal."""
+        if c.named:
+            return True
+        if c.similarity is None:
+            return c.confidence >= self.lexical_closest_at
+        return c.confidence >= self.closest_at or (bool(c.matched) and c.similarity >= self.related_similarity)
+    max_nearest: int = 2
+    semantic_candidates: int = 3
+    """Passages closest in meaning that are ranked even when they share no word with the question."""
 
 
 @dataclass(frozen=True)
@@ -84,12 +101,61 @@ class Quote:
 class Answer:
     question: str
     quotes: tuple[Quote, ...] = ()
+    """The answer's quotes (reply 1); empty otherwise."""
+    nearest: tuple[Quote, ...] = ()
+    """The closest the story comes (reply 2), when the bot cannot vouch that they answer the question."""
     refusal: str | None = None
-    """Why nothing is quoted, in words for the person who asked."""
+    """For replies 2 and 3: what to tell the member, in words for the person who asked."""
+    confidence: float = 0.0
 
     @property
     def answered(self) -> bool:
         return bool(self.quotes)
+
+    @property
+    def kind(self) -> Reply:
+        return "answer" if self.quotes else "closest" if self.nearest else "refused"
+
+
+class Semantic(Protocol):
+    """A sentence-embedding model's view of the loaded passages (``semantic.py``)."""
+
+    def similarities(self, question: str, positions: Sequence[int]) -> np.ndarray: ...
+
+    def nearest(self, question: str, k: int, within: tuple[int, int] | None) -> list[int]: ...
+
+    def synonyms(self, word: str, term: str | None) -> dict[str, float]: ...
+
+
+# --- reading the question -------------------------------------------------------------------------------------
+
+_NOISE = re.compile(
+    r"<(?:@[!&]?|#)\d+>"  # user, role and channel mentions
+    r"|<a?:\w+:\d+>"  # custom emoji
+    r"|@(?:everyone|here)\b|@\w+"  # @everyone, @storybot
+    r"|https?://\S+",
+    re.I,
+)
+_QUESTION_PHRASES = re.compile(
+    r"\bhow\s+(?:many|much|old|long|far|often|soon|big|large|tall)\b"
+    r"|\b(?:what|which)\s+(?:year|date|day|month|decade|century|time|city|country|place|town|person)\b"
+    r"|\b(?:what|which)\s+(?:kind|kinds|type|types|sort|sorts)\s+of\b"
+    r"|\b(?:exactly|ever|actually|really|approximately|roughly|precisely|specifically|basically|anyway"
+    r"|btw|pls|plz|lol|storybot|bot|guys|someone|anyone|u|ur|rn"
+    # light verbs: in a question they carry the grammar, not the topic ("how do I make banana bread")
+    r"|make|makes|made|making|get|gets|getting|go|goes|going|went|gone|take|takes|taking|come|comes|coming"
+    r"|want|wants|need|needs|think|thinks|happen|happens|happened|mean|means|seem|seems|try|let|see|look"
+    r"|looks|give|gives|work|works)\b",
+    re.I,
+)
+
+
+def read_question(question: str) -> str:
+    """The words to search for: the question without mentions, links, emoji and question phrases."""
+    return _QUESTION_PHRASES.sub(" ", _NOISE.sub(" ", question))
+
+
+# --- answering ----------------------------------------------------------------------------------------------
 
 
 def answer(
@@ -99,52 +165,162 @@ def answer(
     passages: Sequence[Passage],
     documents: Mapping[str, Document],
     rule: AnswerRule = AnswerRule(),
+    within: tuple[int, int] | None = None,
+    semantic: Semantic | None = None,
 ) -> Answer:
+    """Answer ``question`` from the passages (only those at positions ``within``, if given)."""
     q = question.strip()
     if not q:
         return Answer(question, refusal="Ask me a question about the story, for example: Why did Canada close its embassy?")
     if len(q) > MAX_QUESTION_CHARS:
         return Answer(question, refusal=f"That question is too long for me: please ask in under {MAX_QUESTION_CHARS:,} characters.")
 
-    words = list(tokens(q))
+    cleaned = read_question(q)
+    words = [_read_word(cleaned, tok, index, rule, semantic) for tok in tokens(cleaned)]
     if not words:
-        return Answer(question, refusal="I couldn't find any words to look up in that question. Try asking with a few key words.")
+        return Answer(question, refusal=_REPHRASE)
+    words = list({w.text: w for w in words}.values())  # each word once
+    terms = [w.term for w in words if w.term is not None]
+    expansions = [e for w in words for e in w.expansions if e not in terms]
+    missing = [w.text for w in words if w.term is None]
+    rarest = _information(index, "")  # a word in no passage
+    for w in words:
+        w.weight = _information(index, w.term) if w.term is not None else w.weight * rarest
+    total = sum(w.weight for w in words)
+    names = {w.term for w in words if w.name and w.term is not None}
+    kind = asked_kind(q)
 
-    terms: list[str] = []
-    missing: list[str] = []
-    for tok in words:
-        fixed = index.correct(tok.term)
-        if fixed is None:
-            missing.append(q[tok.start : tok.end])
-            terms.append(tok.term)  # counts against coverage, matches nothing
-        else:
-            terms.append(fixed)
+    # a word the stories do not use is searched for as the words they use for it ("killed" -> "died")
+    query = terms + [e for w in words if w.term is None for e in w.expansions]
+    hits = index.search(query, k=max(rule.max_quotes * 4, 12), within=within) if query else []
+    candidates = {h.index: h.score for h in hits}
+    if semantic is not None:
+        for position in semantic.nearest(q, rule.semantic_candidates, within):
+            candidates.setdefault(position, 0.0)
+    if not candidates:
+        return Answer(question, refusal=_nothing_related(missing))
 
-    kind = answer_kind(q)
-    weights = {t: _information(index, t) for t in set(terms)}
-    total = sum(weights.values())
-    hits = index.search(terms, k=rule.max_quotes * 3)
-    quotes: list[Quote] = []
-    for hit in hits:
-        if quotes and hit.score < rule.close_ratio * quotes[0].score or len(quotes) == rule.max_quotes:
-            break
-        matched = index.terms_in(hit.index, terms)
-        coverage = sum(weights[t] for t in matched) / total
-        passage = passages[hit.index]
-        if coverage < rule.min_coverage or not _gives(kind, passage.text):
-            continue
-        quotes.append(
-            Quote(
-                passage=passage,
-                score=hit.score,
-                coverage=coverage,
-                document=documents[passage.doc_id],
-                highlights=_highlights(passage.text, matched),
-            )
-        )
-    if quotes:
-        return Answer(question, tuple(quotes))
-    return Answer(question, refusal=_not_found(missing))
+    positions = list(candidates)
+    bm25 = np.array([candidates[p] for p in positions])
+    lexical = bm25 / bm25.max() if bm25.max() > 0 else bm25
+    similarity = semantic.similarities(q, positions) if semantic is not None else None
+    pairs = set(zip(terms, terms[1:]))
+    ranked: list[_Candidate] = []
+    for i, position in enumerate(positions):
+        text = passages[position].text
+        ptoks = _tokens(text)
+        matched = index.terms_in(position, terms + expansions)
+        found = spans(kind, text) if kind is not None else []
+        fits = kind is None or bool(found)
+        rank = lexical[i] * (1 + rule.kind_boost * _near(found, ptoks, matched))
+        if pairs:  # the question's neighbouring words side by side ("shot down"), in its order
+            seq = [t.term for t in ptoks]
+            rank += rule.phrase_weight * len(pairs & set(zip(seq, seq[1:]))) / len(pairs)
+        coverage = sum(w.weight * w.credit(matched) for w in words) / total
+        confidence = coverage * (1.0 if fits else rule.kind_penalty)
+        if similarity is not None:
+            rank += rule.semantic_weight * float(similarity[i])
+        ranked.append(_Candidate(position, float(bm25[i]), float(rank), confidence, matched, fits,
+                                 None if similarity is None else float(similarity[i]),
+                                 _names(text, matched & names)))
+    ranked.sort(key=lambda c: (-c.rank, c.position))
+    top = ranked[0]
+    # The kind asked for and the semantic score re-rank, but never hide BM25's best passage.
+    best = min(ranked, key=lambda c: (-c.bm25, c.position))
+
+    def quote(c: _Candidate) -> Quote:
+        passage = passages[c.position]
+        return Quote(passage=passage, score=c.bm25, coverage=c.confidence, document=documents[passage.doc_id],
+                     highlights=_highlights(passage.text, c.matched))
+
+    if rule.vouches(top):
+        chosen = [top]
+        for c in ranked[1:]:
+            if len(chosen) == rule.max_quotes or c.rank < rule.close_ratio * top.rank:
+                break
+            if rule.vouches(c):
+                chosen.append(c)
+        if best not in chosen:
+            chosen[-1 if len(chosen) == rule.max_quotes else len(chosen):] = [best]
+        return Answer(question, tuple(map(quote, chosen)), confidence=top.confidence)
+
+    if not any(rule.relates(c) for c in ranked[: rule.max_nearest]):
+        return Answer(question, refusal=_nothing_related(missing), confidence=top.confidence)
+    nearest = [top, best] if best is not top else ranked[:2]
+    return Answer(question, nearest=tuple(map(quote, nearest[: rule.max_nearest])),
+                  refusal=_not_sure(None if top.fits else kind, missing), confidence=top.confidence)
+
+
+@dataclass(eq=False)
+class _Word:
+    """One word of the question, as the answer rule reads it."""
+
+    text: str
+    term: str | None
+    """Its index term, spelling corrected; None if no story contains it."""
+    weight: float
+    """Its information (idf); for an unknown word, first the share of the rarest word's it will weigh."""
+    name: bool = False
+    """Not a word of English's dictionary ("Poole", "Zarif")."""
+    expansions: dict[str, float] = field(default_factory=dict)
+    """Words of the stories that mean much the same (the semantic stage), with their similarity."""
+
+    def credit(self, matched: set[str]) -> float:
+        """How much of this word a passage that contains ``matched`` gives: all of it, or a synonym's share."""
+        if self.term in matched:
+            return 1.0
+        return max((sim for term, sim in self.expansions.items() if term in matched), default=0.0)
+
+
+def _read_word(cleaned: str, tok: Token, index: Bm25Index, rule: AnswerRule, semantic: Semantic | None) -> _Word:
+    text = cleaned[tok.start : tok.end].lower()
+    # an English word is what the member meant ("place" is not a typo of "plane"); others may be typos
+    term = tok.term if tok.term in index.vocabulary or _english(text) else index.correct(tok.term)
+    if term is not None and term not in index.vocabulary:
+        term = None
+    bare = text.removesuffix("'s").removesuffix("\u2019s")
+    name = bare.isalpha() and not _english(bare)
+    # a name the stories do not know ("United Kingdom", capitalised inside the question) weighs as much as
+    # the rarest word: the question is about something else
+    unknown = 1.0 if tok.start > 0 and cleaned[tok.start].isupper() else rule.unknown_weight
+    expansions = semantic.synonyms(bare, term) if semantic is not None and not name else {}
+    return _Word(text, term, unknown, name, expansions)
+
+
+@dataclass(frozen=True, eq=False)
+class _Candidate:
+    position: int
+    bm25: float
+    rank: float
+    confidence: float
+    matched: set[str]
+    fits: bool
+    """Gives the kind of answer asked for (or none was asked for)."""
+    similarity: float | None
+    named: bool
+    """Shares a name with the question: a word that is not in English's dictionary and that the passage
+    writes capitalised ("Poole", "Iran")."""
+
+
+def _names(text: str, terms: set[str]) -> bool:
+    """Whether ``text`` writes one of ``terms`` capitalised, as a name ("Poole", not "euro")."""
+    return bool(terms) and any(tok.term in terms and text[tok.start].isupper() for tok in tokens(text))
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[Token, ...]:
+    return tuple(tokens(text))
+
+
+def _near(found: list[tuple[int, int]], words: tuple[Token, ...], matched: set[str], reach: int = 60) -> bool:
+    """Whether the passage states the kind asked for within ``reach`` characters of a word that matched."""
+    at = [w.start for w in words if w.term in matched]
+    return any(start - reach <= a <= end + reach for start, end in found for a in at)
+
+
+def _english(word: str) -> bool:
+    """A word of English's dictionary (lemminflect's), in any form."""
+    return bool(getAllLemmas(word)) or bool(getAllLemmas(word.rstrip("s")))
 
 
 def _information(index: Bm25Index, term: str) -> float:
@@ -166,12 +342,29 @@ def _highlights(text: str, matched: set[str]) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
-def _not_found(missing: list[str]) -> str:
-    base = "The story doesn't say: no passage answers that question."
-    if missing:
-        shown = ", ".join(f"“{w}”" for w in dict.fromkeys(m.lower() for m in missing[:5]))
-        base += f" (No story mentions {shown}.)"
-    return base
+# --- what the member is told --------------------------------------------------------------------------------
+
+_REPHRASE = "I couldn't find any words to look up in that question. Try asking with a few key words."
+
+_KIND_WORDS: dict[Kind, str] = {"date": "a date", "number": "a number", "person": "a name", "place": "a place"}
+
+
+def _unknown(missing: list[str]) -> str:
+    if not missing:
+        return ""
+    words = ", ".join(f"“{w}”" for w in dict.fromkeys(missing[:5]))
+    return f" No story mentions {words}."
+
+
+def _nothing_related(missing: list[str]) -> str:
+    return ("The story doesn't say: nothing in it is related to that question." + _unknown(missing) +
+            " `/sources` lists the stories I can quote.")
+
+
+def _not_sure(kind: Kind | None, missing: list[str]) -> str:
+    gap = f" None of them gives {_KIND_WORDS[kind]} for this." if kind is not None else ""
+    return ("The story may not answer this; these are the closest passages." + gap + _unknown(missing) +
+            " Try rephrasing with the story's own words, or ask about one detail at a time.")
 
 
 def text_fragment_link(url: str | None, text: str, words: int = 4) -> str | None:
@@ -188,4 +381,3 @@ def text_fragment_link(url: str | None, text: str, words: int = 4) -> str | None
 
 def _encode(s: str) -> str:
     return quote(s, safe="").replace("-", "%2D")
-

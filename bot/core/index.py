@@ -217,9 +217,9 @@ class Bm25Index:
 
     # --- queries -------------------------------------------------------------------------------------------
 
-    def search(self, query: Sequence[str], k: int = 5) -> list[Hit]:
+    def search(self, query: Sequence[str], k: int = 5, within: tuple[int, int] | None = None) -> list[Hit]:
         """The ``k`` best passages that contain at least one query term, best first; equal scores in
-        passage order.
+        passage order. ``within=(lo, hi)`` looks only at the passages at positions lo to hi - 1.
 
         Scores equal rank-bm25's ``get_scores`` for the same tokens, bit for bit; passages that share no
         term with the query are never returned.
@@ -228,6 +228,8 @@ class Bm25Index:
         ids = [vocab[t] for t in query if t in vocab]
         if not ids or k <= 0:
             return []
+        if within is not None:
+            return self._search_within(ids, k, *within)
         if self._positive:
             return self._search_positive(ids, k)
         return self._search_general(ids, k)
@@ -269,6 +271,25 @@ class Bm25Index:
                 for t in ids:
                     acc[indices[indptr[t]:indptr[t + 1]]] = 0.0
         return hits
+
+    def _search_within(self, ids: list[int], k: int, lo: int, hi: int) -> list[Hit]:
+        """The passages at positions lo to hi - 1 only (one story): the same additions, in the same order."""
+        acc = np.zeros(max(hi - lo, 0))
+        seen = np.zeros(len(acc), dtype=bool)
+        for t in ids:
+            start, end = int(self.indptr[t]), int(self.indptr[t + 1])
+            column = self.indices[start:end]  # ascending passage positions
+            a, b = np.searchsorted(column, (lo, hi))
+            idx = column[a:b] - lo
+            seen[idx] = True
+            if self._absent is None:
+                np.add.at(acc, idx, self.data[start + a : start + b])
+            else:
+                present = acc[idx] + self.data[start + a : start + b]
+                acc += self._absent[t]
+                acc[idx] = present
+        chosen = np.flatnonzero(seen)
+        return _top(chosen + lo, acc[chosen], k)
 
     def _search_general(self, ids: list[int], k: int) -> list[Hit]:
         """Any sign of contribution, and BM25Plus's score for absent words: exact, dense, slower."""

@@ -139,21 +139,22 @@ class PassageTable(Sequence[Passage]):
 
     def of_document(self, doc_id: str) -> list[Passage]:
         """The passages of one story (none if it is not in the table)."""
-        return self[slice(*self._range(doc_id))]
+        return self[slice(*self.range_of(doc_id))]
 
     def position(self, passage_id: str) -> int:
         """Where the passage with this id is in the table; KeyError if nowhere."""
         doc_id, _, rest = passage_id.rpartition("#")
         number, _, part = rest.partition(".")
         want = (int(number), int(part or 0)) if number.isdigit() and (not part or part.isdigit()) else None
-        lo, hi = self._range(doc_id)
+        lo, hi = self.range_of(doc_id)
         numbers, parts = self._cols[2], self._cols[3]
         for i in range(lo, hi):
             if (numbers[i], parts[i]) == want:
                 return i
         raise KeyError(passage_id)
 
-    def _range(self, doc_id: str) -> tuple[int, int]:
+    def range_of(self, doc_id: str) -> tuple[int, int]:
+        """Positions ``(lo, hi)`` of the story's passages: lo to hi - 1 ((0, 0) if it is not loaded)."""
         if self._doc_index is None:
             self._doc_index = {d: i for i, d in enumerate(self.doc_ids)}
         d = self._doc_index.get(doc_id)

@@ -22,6 +22,7 @@ from .answer import Answer, AnswerRule, answer
 from .corpus import MAX_FILE_BYTES, Corpus, Document, load_corpus
 from .index import Bm25Index, IndexBuilder, Params
 from .passages import Passage, PassageTable, PassageTableBuilder, passages
+from .semantic import Embeddings
 from .text import tokenize
 from .timeline import Event, build_timeline, filter_events
 
@@ -41,6 +42,8 @@ class Snapshot:
     events: tuple[Event, ...]
     documents: Mapping[str, Document]
     build_seconds: float = 0.0
+    embeddings: Embeddings | None = None
+    """The semantic stage's passage vectors (None: BM25 alone; see ``semantic.py``)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ def settle_long_lived() -> None:
 
 def _snapshot(parts: cache.Parts, started: float) -> Snapshot:
     corpus, table, index, events = parts
+    embeddings = Embeddings.build((p.text for p in table), len(table))
     settle_long_lived()
     return Snapshot(
         corpus=corpus,
@@ -159,6 +163,7 @@ def _snapshot(parts: cache.Parts, started: float) -> Snapshot:
         events=events,
         documents={doc.id: doc for doc in corpus.documents},
         build_seconds=time.perf_counter() - started,
+        embeddings=embeddings,
     )
 
 
@@ -170,22 +175,31 @@ class StoryService:
     rule: AnswerRule = AnswerRule()
     cache_dir: Path | None = None
     """Where snapshots are cached between runs (None: no cache)."""
+    semantic: bool = True
+    """Mix in the semantic stage where its model loaded (False: BM25 alone)."""
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _async_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @classmethod
     def open(cls, folder: str | Path, *, params: Params = DEFAULT_PARAMS, rule: AnswerRule = AnswerRule(),
-             cache_dir: str | Path | None = None) -> StoryService:
+             cache_dir: str | Path | None = None, semantic: bool = True) -> StoryService:
         folder = Path(folder)
         cache_dir = Path(cache_dir) if cache_dir is not None else None
-        return cls(folder, build_snapshot(folder, params=params, cache_dir=cache_dir), params, rule, cache_dir)
+        return cls(folder, build_snapshot(folder, params=params, cache_dir=cache_dir), params, rule, cache_dir,
+                   semantic)
 
     # --- what members ask ----------------------------------------------------------------------------------
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, *, story: str | None = None) -> Answer:
+        """Answer from the whole corpus, or only from the story with id ``story``."""
         snap = self.snapshot  # one corpus for the whole answer, even if a reload swaps meanwhile
-        return answer(question, index=snap.index, passages=snap.passages,
-                      documents=snap.documents, rule=self.rule)
+        within = None
+        if story is not None:
+            if story not in snap.documents:
+                return Answer(question, refusal=f"There is no story `{story}`: `/sources` lists them.")
+            within = snap.passages.range_of(story)
+        return answer(question, index=snap.index, passages=snap.passages, documents=snap.documents,
+                      rule=self.rule, within=within, semantic=snap.embeddings if self.semantic else None)
 
     def timeline(self, *, year: int | None = None, contains: str | None = None) -> list[Event]:
         return filter_events(self.snapshot.events, year=year, contains=contains)

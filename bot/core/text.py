@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Iterator, NamedTuple
 
 import Stemmer
+from lemminflect import getAllLemmas
 
 # Length-preserving character folds, so that token offsets point into the original text.
 _FOLD = str.maketrans(
@@ -29,20 +30,21 @@ _DIGITS = re.compile(r"\d+")
 STOP_WORDS = frozenset(
     """
     a about above after again against all am an and any are aren't as at be because been before being below
-    between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each
+    between both but by can can't cannot could couldn't did didn't do does doesn't doing don't  during each
     few for from further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers
     herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its itself just let's me
-    more most mustn't my myself no nor not of off on once only or other ought our ours ourselves out over own
+    more most mustn't my myself no nor not of  on once only or other ought our ours ourselves   own
     same shan't she she'd she'll she's should shouldn't so some such than that that's the their theirs them
     themselves then there there's these they they'd they'll they're they've this those through to too under
-    until up very was wasn't we we'd we'll we're we've were weren't what what's when when's where where's which
+    until  very was wasn't we we'd we'll we're we've were weren't what what's when when's where where's which
     while who who's whom why why's with won't would wouldn't you you'd you'll you're you've your yours yourself
     yourselves also tell say said says told ask asked know anything something thing things does did get got
     whats wheres whos hows whys im ive dont doesnt didnt isnt wasnt arent werent cant couldnt wont wouldnt
     story article please thanks thank hey hi hello ok okay yeah yes like just really mean
     """.split()
 )
-"""Common English function words, plus the chatter members add to questions ("tell me", "the story")."""
+"""Common English function words, plus the chatter members add to questions ("tell me", "the story").
+The particles of phrasal verbs ("shot down", "put off", "brought up") are words, not stop words."""
 
 _stemmer = Stemmer.Stemmer("english")
 
@@ -68,7 +70,25 @@ def _terms(word: str) -> tuple[str, ...]:
         return (w, *_DIGITS.findall(w))
     if len(w) == 1:
         return ()
-    return (_stemmer.stemWord(w),)
+    return (_root(w),)
+
+
+def _root(word: str) -> str:
+    """The stem of ``word``, or of its lemma when the word is an irregular form ("shot" -> "shoot",
+    "met" -> "meet", "children" -> "child"), so that all forms of a word meet.
+
+    lemminflect's lemmas by part of speech, verbs first: a word that stems like one of its own lemmas
+    ("killed", "lives", "remains") is regular and keeps its stem; one that does not takes its lemma's.
+    """
+    stem = _stemmer.stemWord(word)
+    if word.isalpha() and word.isascii() and len(word) > 2:
+        lemmas = getAllLemmas(word)
+        for pos in ("VERB", "NOUN"):
+            forms = lemmas.get(pos)
+            if forms:
+                stems = [_stemmer.stemWord(f) for f in forms]
+                return stem if stem in stems else stems[0]
+    return stem
 
 
 def tokens(text: str) -> Iterator[Token]:

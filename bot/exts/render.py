@@ -32,6 +32,7 @@ CUSTOM_ID = 100
 
 ANSWER_COLOUR = discord.Colour.blurple()
 REFUSAL_COLOUR = discord.Colour.light_grey()
+CLOSEST_COLOUR = discord.Colour.gold()
 ERROR_COLOUR = discord.Colour.red()
 OK_COLOUR = discord.Colour.green()
 
@@ -121,19 +122,25 @@ def _citation(quote: Quote) -> str:
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
+    """Reply 1, the quotes; reply 2, "the closest the story comes" under the refusal's heading; reply 3, the
+    refusal alone."""
     title = cut_safe(answer.question, TITLE) or "Question"
-    if not answer.answered:
+    quotes = answer.quotes or answer.nearest
+    if not quotes:
         return discord.Embed(title=title, description=cut_safe(answer.refusal or "", DESCRIPTION),
                              colour=REFUSAL_COLOUR)
-    budget = (DESCRIPTION - 4 * len(answer.quotes)) // len(answer.quotes)
+    heading = "" if answer.answered else f"**{cut_safe(answer.refusal or '', 600)}**\n\n"
+    budget = (DESCRIPTION - len(heading) - 4 * len(quotes)) // len(quotes)
     blocks = []
-    for quote in answer.quotes:
+    for quote in quotes:
         cite = _citation(quote)
         body = highlighted(quote.passage.text, quote.highlights, budget - len(cite) - 4)
         blocks.append(f"> {body}\n{cite}")
-    embed = discord.Embed(title=title, description="\n\n".join(blocks), colour=ANSWER_COLOUR)
-    stories = {q.document.id for q in answer.quotes}
-    embed.set_footer(text=f"Quoted word for word from {len(stories)} stor{'y' if len(stories) == 1 else 'ies'}. "
+    embed = discord.Embed(title=title, description=heading + "\n\n".join(blocks),
+                          colour=ANSWER_COLOUR if answer.answered else CLOSEST_COLOUR)
+    stories = {q.document.id for q in quotes}
+    what = "Quoted" if answer.answered else "The closest passages, quoted"
+    embed.set_footer(text=f"{what} word for word from {len(stories)} stor{'y' if len(stories) == 1 else 'ies'}. "
                           "Bold words matched your question.")
     return embed
 
@@ -142,7 +149,8 @@ def answer_view(answer: Answer) -> discord.ui.View | None:
     """Link buttons to the stories quoted (at the quoted words where the link fits)."""
     view = discord.ui.View(timeout=None)
     seen = set()
-    for quote in answer.quotes:
+    quotes = answer.quotes or answer.nearest
+    for quote in quotes:
         doc = quote.document
         if not doc.url or doc.id in seen or len(seen) == 5:
             continue
@@ -150,7 +158,7 @@ def answer_view(answer: Answer) -> discord.ui.View | None:
         link = quote.link if quote.link and len(quote.link) <= BUTTON_URL else doc.url
         if len(link) > BUTTON_URL:
             continue
-        label = "Read the story" if len(answer.quotes) == 1 or len({q.document.id for q in answer.quotes}) == 1 \
+        label = "Read the story" if len({q.document.id for q in quotes}) == 1 \
             else cut(defuse(_SPACES.sub(" ", f"Read: {doc.title}")), BUTTON_LABEL)
         view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=label, url=link))
     return view if view.children else None

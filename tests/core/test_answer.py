@@ -51,13 +51,51 @@ def test_typos_are_forgiven(service):
 @pytest.mark.parametrize("question", [
     "Who won the Stanley Cup?",
     "How do I make banana bread?",
-    "What is the population of Canada?",
-    "Who is the president of Ukraine?",
+    "What is the capital of France?",
 ])
-def test_off_topic_questions_are_refused(service, question):
+def test_off_topic_questions_are_refused_with_nothing_shown(service, question):
     ans = service.ask(question)
-    assert not ans.answered
+    assert ans.kind == "refused" and not ans.quotes and not ans.nearest
     assert ans.refusal.startswith("The story doesn't say")
+
+
+@pytest.mark.parametrize("question", ["How old is Zarif?", "What is the population of Canada?",
+                                      "how many iranians were on the plane"])
+def test_on_topic_questions_the_story_does_not_answer_get_the_closest_passages(service, question):
+    ans = service.ask(question)
+    assert ans.kind == "closest" and not ans.answered
+    assert 1 <= len(ans.nearest) <= 2
+    assert ans.refusal.startswith("The story may not answer this")
+
+
+def test_mentions_and_question_words_are_not_searched_for(service):
+    assert service.ask("@everyone <@123> who is Zarif?").answered
+    ans = service.ask("How many Canadians were killed?")
+    assert ans.answered and ans.quotes[0].passage.paragraph == 4  # "how many" counts against nothing
+
+
+def test_irregular_forms_meet(service):
+    ans = service.ask("Why did they shoot down the plane?")
+    assert 4 in [q.passage.paragraph for q in ans.quotes]  # "shoot" meets "shot"
+    first = next(q for q in ans.quotes if q.passage.paragraph == 4)
+    assert any("shot down" in first.passage.text[s:e] for s, e in first.highlights)
+
+
+def test_a_when_question_ranks_the_passage_that_gives_the_date(service):
+    ans = service.ask("When did the talks get abandoned?")
+    assert (ans.quotes or ans.nearest)[0].passage.paragraph == 14  # "abandoned in early 2018"
+
+
+def test_a_story_narrows_the_search(tmp_path):
+    from tests.conftest import write_story
+    import shutil
+    shutil.copy(CORPUS / "iran-canada-ties.md", tmp_path)
+    write_story(tmp_path, "other.md", "Zarif visited Oman again in March.\n\nNothing else happened.", id="other")
+    service = StoryService.open(tmp_path)
+    assert service.ask("face-to-face meeting in Oman").quotes[0].passage.doc_id == "iran-canada-ties"
+    narrowed = service.ask("face-to-face meeting in Oman", story="other")
+    assert {q.passage.doc_id for q in narrowed.quotes or narrowed.nearest} == {"other"}
+    assert service.ask("Zarif", story="nope").refusal.startswith("There is no story")
 
 
 @pytest.mark.parametrize("question", [
@@ -66,7 +104,7 @@ def test_off_topic_questions_are_refused(service, question):
 ])
 def test_odd_questions_get_an_answer_or_a_polite_refusal(service, question):
     ans = service.ask(question)
-    assert ans.answered or (ans.refusal and len(ans.refusal) < 200)
+    assert ans.answered or (ans.refusal and len(ans.refusal) < 300)
     if len(question) > MAX_QUESTION_CHARS:
         assert "too long" in ans.refusal
 

@@ -16,7 +16,8 @@ def storybot(*args: str, stdin: str | None = None) -> subprocess.CompletedProces
 
 def test_ask_json_shape():
     out = json.loads(storybot("ask", "Why did Canada close its embassy in Tehran?", "--json").stdout)
-    assert set(out) == {"question", "answered", "passages"} and out["answered"] is True
+    assert set(out) == {"question", "answered", "passages", "nearest"} and out["answered"] is True
+    assert out["nearest"] == []
     first = out["passages"][0]
     assert set(first) == {"id", "doc_id", "paragraph", "text", "score", "title", "url"}
     assert first["id"] == "iran-canada-ties#8" and first["paragraph"] == 8
@@ -25,7 +26,27 @@ def test_ask_json_shape():
 
 def test_ask_refuses_off_topic():
     out = json.loads(storybot("ask", "Who won the Stanley Cup?", "--json").stdout)
-    assert out == {"question": "Who won the Stanley Cup?", "answered": False, "passages": []}
+    assert out == {"question": "Who won the Stanley Cup?", "answered": False, "passages": [], "nearest": []}
+    out = json.loads(storybot("ask", "What is the capital of France?", "--json").stdout)
+    assert out["passages"] == out["nearest"] == []
+
+
+def test_ask_the_issues_examples():
+    killed = json.loads(storybot("ask", "How many Canadians were killed?", "--json").stdout)
+    assert killed["answered"] and killed["passages"][0]["paragraph"] == 4
+    pilot = json.loads(storybot("ask", "Who was the pilot?", "--json").stdout)
+    assert pilot["answered"] is False and pilot["passages"] == []
+    shot = storybot("ask", "Why did they shoot down the plane?").stdout
+    assert "paragraph 4" in shot and "mistakenly **shot down" in shot
+
+
+def test_ask_closest_has_nearest_passages_and_says_so():
+    res = storybot("ask", "How old is Zarif?")
+    assert res.stdout.startswith("The story may not answer this")
+    out = json.loads(storybot("ask", "How old is Zarif?", "--json").stdout)
+    assert out["answered"] is False and out["passages"] == []
+    assert 1 <= len(out["nearest"]) <= 2 and all("Zarif" in p["text"] for p in out["nearest"])
+    assert set(out["nearest"][0]) == {"id", "doc_id", "paragraph", "text", "score", "title", "url"}
 
 
 def test_ask_many_from_stdin_one_object_a_line_in_order():

@@ -139,12 +139,17 @@ def check_answer(answer: Answer, embed: discord.Embed) -> None:
     """Each quote: '> ' + the passage with the matched words (and only those) in balanced bold, then its
     citation; markdown in the passage or the title shows as written."""
     description = embed.description or ""
-    if not answer.answered:
+    quotes = answer.quotes or answer.nearest
+    if not quotes:
         assert ws(plain(description)) == ws(answer.refusal or "").strip() or plain(description).endswith("…")
         return
     blocks = description.split("\n\n")
-    assert len(blocks) == len(answer.quotes)
-    for block, quote in zip(blocks, answer.quotes):
+    if not answer.answered:  # "the closest the story comes": the heading that says so, in bold, then the quotes
+        heading = blocks.pop(0)
+        assert heading.startswith("**") and heading.endswith("**")
+        assert ws(plain(heading[2:-2])) == ws(answer.refusal or "")
+    assert len(blocks) == len(quotes)
+    for block, quote in zip(blocks, quotes):
         body, cite = block.split("\n")
         assert body.startswith("> ")
         segments = split_bold(body[2:])
