@@ -210,7 +210,7 @@ def answer(
         text = passages[position].text
         ptoks = _tokens(text)
         matched = index.terms_in(position, terms + expansions)
-        found = spans(kind, text) if kind is not None else []
+        found = _spans(kind, text) if kind is not None else []
         fits = kind is None or bool(found)
         rank = lexical[i] * (1 + rule.kind_boost * _near(found, ptoks, matched))
         if pairs:  # the question's neighbouring words side by side ("shot down"), in its order
@@ -304,12 +304,18 @@ class _Candidate:
 
 def _names(text: str, terms: set[str]) -> bool:
     """Whether ``text`` writes one of ``terms`` capitalised, as a name ("Poole", not "euro")."""
-    return bool(terms) and any(tok.term in terms and text[tok.start].isupper() for tok in tokens(text))
+    return bool(terms) and any(tok.term in terms and text[tok.start].isupper() for tok in _tokens(text))
 
 
 @lru_cache(maxsize=4096)
 def _tokens(text: str) -> tuple[Token, ...]:
+    """A passage's tokens (the passages asked about most stay cached)."""
     return tuple(tokens(text))
+
+
+@lru_cache(maxsize=4096)
+def _spans(kind: Kind, text: str) -> list[tuple[int, int]]:
+    return spans(kind, text)
 
 
 def _near(found: list[tuple[int, int]], words: tuple[Token, ...], matched: set[str], reach: int = 60) -> bool:
@@ -318,6 +324,7 @@ def _near(found: list[tuple[int, int]], words: tuple[Token, ...], matched: set[s
     return any(start - reach <= a <= end + reach for start, end in found for a in at)
 
 
+@lru_cache(maxsize=65536)
 def _english(word: str) -> bool:
     """A word of English's dictionary (lemminflect's), in any form."""
     return bool(getAllLemmas(word)) or bool(getAllLemmas(word.rstrip("s")))
@@ -331,7 +338,7 @@ def _information(index: Bm25Index, term: str) -> float:
 
 def _highlights(text: str, matched: set[str]) -> tuple[tuple[int, int], ...]:
     spans: list[tuple[int, int]] = []
-    for tok in tokens(text):
+    for tok in _tokens(text):
         if tok.term in matched:
             if spans and tok.start < spans[-1][1]:  # a code and its number share one word
                 continue

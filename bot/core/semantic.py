@@ -18,7 +18,7 @@ from .text import tokens
 
 log = logging.getLogger(__name__)
 
-MAX_PASSAGES = 50_000
+MAX_PASSAGES = 5_000
 """Embed corpora up to this size (0.1 ms a passage at build time, 1 KiB of memory each); larger archives
 are served by BM25 alone."""
 
@@ -82,7 +82,7 @@ class Embeddings:
         """Index terms of words that mean much the same as ``word`` (not its own ``term``)."""
         if not self.terms:
             return {}
-        sims = self.word_vectors @ _embed(word)
+        sims = self.word_vectors @ _embed_word(word)
         best = np.argsort(-sims)[: MAX_SYNONYMS + 1]
         return {self.terms[i]: float(sims[i]) for i in best.tolist()
                 if sims[i] >= SYNONYM_SIMILARITY and self.terms[i] != term}
@@ -100,6 +100,11 @@ class Embeddings:
         k = min(k, len(sims))
         best = np.argpartition(-sims, k - 1)[:k]
         return [int(i) + lo for i in best[np.argsort(-sims[best], kind="stable")]]
+
+
+@lru_cache(maxsize=65536)
+def _embed_word(word: str) -> np.ndarray:
+    return _embed.__wrapped__(word)
 
 
 @lru_cache(maxsize=256)

@@ -116,3 +116,22 @@ def test_at_most_three_quotes_and_each_is_verbatim(service):
         assert 1 <= len(ans.quotes) <= 3
         for quote in ans.quotes:
             assert quote.passage.text in paragraphs
+
+
+def test_without_the_semantic_model_bm25_alone_still_answers(monkeypatch):
+    from bot.core import semantic
+
+    monkeypatch.setattr(semantic, "load_model", lambda: None)
+    service = StoryService.open(CORPUS)
+    assert service.snapshot.embeddings is None
+    assert service.ask("Why did Canada close its embassy in Tehran?").quotes[0].passage.paragraph == 8
+    assert service.ask("Who won the Stanley Cup?").kind == "refused"
+
+
+def test_the_semantic_model_loads_offline_from_its_wheel():
+    from bot.core import semantic
+
+    model = semantic.load_model()
+    assert model is not None  # installed by pyproject; WordLlama would raise rather than download
+    vectors = model.embed(["killed", "died", "banana"], norm=True)
+    assert vectors[0] @ vectors[1] > 0.6 > vectors[0] @ vectors[2]

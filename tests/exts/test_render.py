@@ -98,3 +98,17 @@ def test_refusals_render_plainly():
     answer = StoryService.open(CORPUS).ask("Who won the Stanley Cup?")
     embed = render.answer_embed(answer)
     assert embed.description.startswith("The story doesn't say") and render.answer_view(answer) is None
+
+
+def test_the_three_replies_look_different_in_discord():
+    service = StoryService.open(CORPUS)
+    answer = render.answer_embed(service.ask("Why did Canada close its embassy in Tehran?"))
+    closest = render.answer_embed(service.ask("How old is Zarif?"))
+    refused = render.answer_embed(service.ask("Who won the Stanley Cup?"))
+    assert answer.description.startswith("> ") and answer.colour == render.ANSWER_COLOUR
+    assert closest.description.startswith("**The story may not answer this")
+    assert closest.description.count("\n> ") == len(service.ask("How old is Zarif?").nearest)
+    assert closest.colour == render.CLOSEST_COLOUR and "closest passages" in closest.footer.text
+    assert "> " not in refused.description and refused.colour == render.REFUSAL_COLOUR
+    for embed in (answer, closest, refused):
+        check_embed(embed)
