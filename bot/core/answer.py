@@ -61,6 +61,8 @@ class AnswerRule:
     close_ratio: float = 0.6
     """Quote more passages while they score at least this share of the best one."""
     max_quotes: int = 3
+    candidates: int = 8
+    """How many of BM25's best passages the rule re-ranks."""
 
     def vouches(self, c: _Candidate) -> bool:
         """The passage answers the question: reply 1."""
@@ -192,7 +194,7 @@ def answer(
 
     # a word the stories do not use is searched for as the words they use for it ("killed" -> "died")
     query = terms + [e for w in words if w.term is None for e in w.expansions]
-    hits = index.search(query, k=max(rule.max_quotes * 4, 12), within=within) if query else []
+    hits = index.search(query, k=rule.candidates, within=within) if query else []
     candidates = {h.index: h.score for h in hits}
     if semantic is not None:
         for position in semantic.nearest(q, rule.semantic_candidates, within):

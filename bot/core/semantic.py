@@ -14,6 +14,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from lemminflect import getAllLemmas
+
 from .text import tokens
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,10 @@ class Embeddings:
     def __init__(self, vectors: np.ndarray, terms: list[str], word_vectors: np.ndarray) -> None:
         self.vectors = vectors
         self.terms = terms
-        """Each index term the passages use, ..."""
+        """Each index term of an English word the passages use, ..."""
         self.word_vectors = word_vectors
         """... and the unit vector of the first word that stands for it."""
+        self._synonyms: dict[str, dict[str, float]] = {}
 
     @classmethod
     def build(cls, texts: Iterable[str], count: int) -> Embeddings | None:
@@ -72,7 +75,7 @@ class Embeddings:
         for text in texts:
             for tok in tokens(text):
                 words.setdefault(tok.term, text[tok.start : tok.end].lower())
-        terms = [t for t, w in words.items() if w.isalpha()]
+        terms = [t for t, w in words.items() if w.isalpha() and getAllLemmas(w)]  # English words only
         vectors = np.asarray(model.embed(texts, norm=True), dtype=np.float32)
         word_vectors = (np.asarray(model.embed([words[t] for t in terms], norm=True), dtype=np.float32)
                         if terms else np.zeros((0, vectors.shape[1]), dtype=np.float32))
@@ -82,10 +85,16 @@ class Embeddings:
         """Index terms of words that mean much the same as ``word`` (not its own ``term``)."""
         if not self.terms:
             return {}
-        sims = self.word_vectors @ _embed_word(word)
-        best = np.argsort(-sims)[: MAX_SYNONYMS + 1]
-        return {self.terms[i]: float(sims[i]) for i in best.tolist()
-                if sims[i] >= SYNONYM_SIMILARITY and self.terms[i] != term}
+        known = self._synonyms.get(word)
+        if known is None:
+            sims = self.word_vectors @ _embed_word(word)
+            k = min(MAX_SYNONYMS + 1, len(sims))
+            best = np.argpartition(-sims, k - 1)[:k]
+            known = self._synonyms[word] = {self.terms[i]: float(sims[i]) for i in best.tolist()
+                                            if sims[i] >= SYNONYM_SIMILARITY}
+            if len(self._synonyms) > 65536:
+                self._synonyms.clear()
+        return {t: sim for t, sim in known.items() if t != term}
 
     def similarities(self, question: str, positions: Sequence[int]) -> np.ndarray:
         """Cosine similarity of the question with the passages at ``positions``."""
