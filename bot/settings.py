@@ -28,8 +28,13 @@ class Settings(BaseSettings):
     ask_cooldown_seconds: float = Field(default=30.0, gt=0)
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: IdList = ()
+    data_dir: Path = Path(".data")
+    database_url: SecretStr | None = None
+    record_key: SecretStr | None = None
+    mod_log_channel_id: int | None = None
+    allowed_channel_ids: IdList = ()
 
-    @field_validator("moderator_role_ids", "shard_ids", mode="before")
+    @field_validator("moderator_role_ids", "shard_ids", "allowed_channel_ids", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -43,7 +48,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("guild_id", "shard_count", mode="before")
+    @field_validator("guild_id", "shard_count", "mod_log_channel_id", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -55,6 +60,22 @@ class Settings(BaseSettings):
         if self.shard_count is not None and any(i >= self.shard_count for i in self.shard_ids):
             raise ValueError(f"every SHARD_IDS value must be below SHARD_COUNT ({self.shard_count})")
         return self
+
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _async_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = value.get_secret_value().strip()
+        if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("use postgresql+asyncpg://USER:PASSWORD@HOST/DB (or sqlite+aiosqlite:///FILE): "
+                             "storybot needs an async driver")
+        return value
+
+    def record_options(self) -> dict[str, Any]:
+        """What ``Record.open`` needs, secrets unwrapped."""
+        return {"database_url_setting": self.database_url.get_secret_value() if self.database_url else None,
+                "key_setting": self.record_key.get_secret_value() if self.record_key else None}
 
     def token(self) -> str:
         """The bot token, for discord.py only. Raises SettingsError when it is missing."""

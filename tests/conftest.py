@@ -1,8 +1,16 @@
 from __future__ import annotations
 
+import glob
 import json
+import os
+import pwd
 import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -26,3 +34,82 @@ def corpus_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "corpus"
     shutil.copytree(CORPUS, dest)
     return dest
+
+
+# --- PostgreSQL: a throwaway cluster on a free port, started once per test run -------------------------------
+
+
+def postgres_bindir() -> Path | None:
+    """The newest Debian PostgreSQL's binaries (initdb, pg_ctl), or None when none is installed."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+    return Path(found[-1]).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[dict]:
+    """A PostgreSQL server of our own: initdb in a temporary folder, pg_ctl start on a free port of 127.0.0.1
+    (as the ``postgres`` user when we are root, since PostgreSQL refuses to run as root), stopped at the end.
+
+    Skipped only where PostgreSQL is not installed, and never in CI (CI=true), where .ci/run installs it."""
+    bindir = postgres_bindir()
+    if bindir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is not installed, and CI must run the PostgreSQL tests (.ci/run installs it)")
+        pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): "
+                    "`apt-get install postgresql` to run these tests")
+    root = Path(tempfile.mkdtemp(prefix="storybot-pg-"))
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root and there is no 'postgres' user to run PostgreSQL as")
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    data, port = root / "data", _free_port()
+
+    def run(*args: object) -> None:
+        done = subprocess.run([*run_as, *map(str, args)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if done.returncode:
+            log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr}{done.stdout}\n{log}")
+
+    try:
+        run(bindir / "initdb", "-D", data, "-U", "storybot", "--auth=trust", "-E", "UTF8", "--locale=C",
+            "--no-sync")
+        run(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-t", "60", "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off", "start")
+    except Exception:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    try:
+        yield {"host": "127.0.0.1", "port": port, "user": "storybot", "bindir": bindir, "data": data,
+               "pg_ctl": lambda *a: run(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", *a),
+               "createdb": lambda name: run(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "storybot",
+                                            name)}
+    finally:
+        subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, stdin=subprocess.DEVNULL)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: dict) -> str:
+    """A fresh, empty database on the test server: ``postgresql+asyncpg://...``."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    postgres_server["createdb"](name)
+    return f"postgresql+asyncpg://storybot@127.0.0.1:{postgres_server['port']}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A record database url: SQLite in a temporary folder, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'record.db'}"
+    return request.getfixturevalue("postgres_url")
