@@ -110,6 +110,31 @@ def cmd_eval(args: argparse.Namespace, service: StoryService) -> int:
     return 0
 
 
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from .console import render_stats
+    from .core.record import Record, RecordUnavailable
+
+    async def read():
+        record = Record.open(settings.data_dir, **settings.record_options())
+        try:
+            return await record.stats(days=args.days, top=args.top)
+        finally:
+            await record.close()
+
+    try:
+        stats = asyncio.run(read())
+    except RecordUnavailable:
+        print("storybot: the record database is unavailable (see the error above).", file=sys.stderr)
+        return 1
+    if args.json:
+        _dump(stats.to_json())
+    else:
+        print(render_stats(stats, Style(sys.stdout.isatty())))
+    return 0
+
+
 def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     from .exts import launcher  # imports discord only when the Discord commands are used
 
@@ -143,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check", parents=[common], help="validate the corpus; exit 1 with its errors")
 
+    st = sub.add_parser("stats", parents=[common], help="what members asked, what went unanswered, what was voted down")
+    st.add_argument("--days", type=int, default=None, metavar="N", help="only the last N days (default: all time)")
+    st.add_argument("--top", type=int, default=10, metavar="K", help="list at most K groups and answers (default 10)")
+    st.add_argument("--json", action="store_true")
+
     ev = sub.add_parser("eval", parents=[common], help="score answers on question sets, beside plain rank-bm25")
     ev.add_argument("questions", nargs="*", type=Path, metavar="QUESTIONS.yaml",
                     help="question sets (default: tests/data/questions/*.yaml and ../shared/benchmarks/squad2)")
@@ -171,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the terminal commands print their results; the log only says what went wrong (or everything at DEBUG)
     logging.basicConfig(level="DEBUG" if settings.log_level == "DEBUG" else "WARNING",
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "stats":  # reads the record, not the corpus
+        return cmd_stats(args, settings)
     try:
         service = StoryService.open(args.corpus, cache_dir=settings.cache_dir)
     except CorpusError as exc:

@@ -6,8 +6,9 @@ import shlex
 import sys
 from typing import Callable, TextIO
 
-from .core.answer import Answer
+from .core.answer import MAX_QUESTION_CHARS, Answer
 from .core.corpus import CorpusError
+from .core.record import Stats
 from .core.service import ReloadReport, Source, StoryService
 from .core.timeline import Event
 
@@ -78,22 +79,61 @@ def render_reload(report: ReloadReport) -> str:
     return "Reloaded.\n" + "\n".join(f"  {line}" for line in report.lines())
 
 
-def render_corpus_error(exc: CorpusError) -> str:
-    return "The corpus has problems; nothing was changed:\n" + "\n".join(f"  {p}" for p in exc.problems)
+def render_corpus_error(exc: CorpusError, *, reloading: bool = False) -> str:
+    """The corpus's problems; ``reloading``: a reload was refused and the old corpus still serves."""
+    head = ("The corpus has problems; nothing was changed, the corpus that was serving still is:" if reloading
+            else "The corpus has problems:")
+    return head + "\n" + "\n".join(f"  {p}" for p in exc.problems)
 
 
-def parse_timeline_args(args: list[str]) -> tuple[int | None, str | None]:
-    """`/timeline [year] [word...]` -> (year, contains)."""
-    year = None
-    if args and args[0].isdigit() and len(args[0]) == 4:
-        year, args = int(args[0]), args[1:]
-    return year, " ".join(args) or None
+def render_stats(stats: Stats, style: Style) -> str:
+    def pct(kind: str) -> str:
+        return f"{stats.share(kind):.0%}"
+
+    span = f"in the last {stats.days} days" if stats.days else "all time"
+    lines = [f"{style.bold('Questions asked')} ({span}): {stats.asked} — answered {stats.answered} ({pct('answered')}), "
+             f"closest {stats.closest} ({pct('closest')}), refused {stats.refused} ({pct('refused')})",
+             f"Votes: {stats.votes_up} 👍, {stats.votes_down} 👎"]
+    lines.append("\n" + style.bold("Most asked without an answer") + " (what the corpus may be missing):")
+    for g in stats.unanswered:
+        when = g.latest_at.strftime("%Y-%m-%d %H:%M UTC")
+        lines.append(f"  {g.count}×  “{g.latest_question}”  [{g.words}] refused {g.refused}, closest {g.closest}; "
+                     f"latest {when}" + (f"\n      {g.latest_link}" if g.latest_link else ""))
+    if not stats.unanswered:
+        lines.append("  none")
+    lines.append("\n" + style.bold("Answers voted down") + " (newest first):")
+    for v in stats.voted_down:
+        shown = ", ".join(v.passages) or "nothing quoted"
+        lines.append(f"  {v.down} 👎 {v.up} 👍  “{v.question or '(not recorded)'}” — {v.kind or '?'}: {shown}"
+                     + (f"\n      {v.link}" if v.link else ""))
+    if not stats.voted_down:
+        lines.append("  none")
+    return "\n".join(lines)
 
 
-HELP = """Ask anything about the story, or:
-  /timeline [year] [word]   dated events, e.g. /timeline 2017 or /timeline talks
-  /sources                  the stories loaded
-  /reload                   re-read the corpus folder
+def parse_timeline_args(args: list[str]) -> tuple[list[int], str | None]:
+    """`/timeline [year ...] [word...]` -> (years, contains). Every leading four-digit number is a year:
+    `/timeline 2017 2018` is both years, not 2017 and the word "2018"."""
+    years = []
+    while args and args[0].isdigit() and len(args[0]) == 4:
+        years.append(int(args[0]))
+        args = args[1:]
+    return years, " ".join(args) or None
+
+
+def console_timeline(service: StoryService, args: list[str], style: Style) -> str:
+    years, contains = parse_timeline_args(args)
+    if len(years) <= 1:
+        return render_timeline(service.timeline(year=years[0] if years else None, contains=contains), style)
+    years = sorted(set(years))
+    events = [e for y in years for e in service.timeline(year=y, contains=contains)]
+    return f"Events in {', '.join(map(str, years[:-1]))} and {years[-1]}:\n" + render_timeline(events, style)
+
+
+HELP = f"""Ask anything about the story (up to {MAX_QUESTION_CHARS:,} characters), or:
+  /timeline [year ...] [word]   dated events, e.g. /timeline 2017 or /timeline talks
+  /sources                      the stories loaded
+  /reload                       re-read the corpus folder
   /help, /quit"""
 
 
@@ -112,16 +152,17 @@ def handle(line: str, service: StoryService, style: Style) -> str | None:
     if command == "/ask":
         return render_answer(service.ask(line[len(parts[0]):]), style)
     if command == "/timeline":
-        year, contains = parse_timeline_args(args)
-        return render_timeline(service.timeline(year=year, contains=contains), style)
+        return console_timeline(service, args, style)
     if command == "/sources":
         return render_sources(service.sources(), style)
     if command == "/reload":
         try:
             return render_reload(service.reload())
         except CorpusError as exc:
-            return render_corpus_error(exc)
-    return HELP
+            return render_corpus_error(exc, reloading=True)
+    if command in ("/help", "/?"):
+        return HELP
+    return f"Unknown command {parts[0]}.\n{HELP}"
 
 
 def run_console(service: StoryService, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:

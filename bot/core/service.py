@@ -7,6 +7,7 @@ one reference, so a question is always answered from one whole corpus, old or ne
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import logging
 import sys
@@ -44,6 +45,13 @@ class Snapshot:
     build_seconds: float = 0.0
     embeddings: Embeddings | None = None
     """The semantic stage's passage vectors (None: BM25 alone; see ``semantic.py``)."""
+    loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    """When this corpus started serving (UTC)."""
+
+    @property
+    def version(self) -> str:
+        """A short hash of the corpus's content: equal versions, equal stories."""
+        return self.corpus.fingerprint[:8]
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,8 @@ class ReloadReport:
     events_before: int = 0
     events_after: int = 0
     seconds: float = 0.0
+    paragraphs: tuple[str, ...] = ()
+    """The paragraphs added, removed or edited, each named by its story, number and first words."""
 
     @property
     def changed(self) -> bool:
@@ -84,11 +94,23 @@ class ReloadReport:
         if self.changed:
             out.append(f"Passages: +{self.passages_added} added, -{self.passages_removed} removed, "
                        f"~{self.passages_edited} edited ({self.passages_total} in all)")
+            shown = self.paragraphs[:PARAGRAPHS_LISTED]
+            out.extend(f"  {p}" for p in shown)
+            if len(self.paragraphs) > len(shown):
+                out.append(f"  … and {len(self.paragraphs) - len(shown)} more")
         else:
             out.append(f"No changes ({self.passages_total} passages).")
         out.append(f"Timeline events: {self.events_before} → {self.events_after}")
         out.append(f"Took {self.seconds:.2f} s")
         return out
+
+
+PARAGRAPHS_LISTED = 10
+
+
+def first_words(text: str, words: int = 6) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
 
 
 def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS,
@@ -273,6 +295,15 @@ def diff(old: Snapshot, new: Snapshot, *, seconds: float = 0.0) -> ReloadReport:
     unsure = [i for i in new_docs if i in old_docs and not new_docs[i]]  # no digest: compare
     old_text = _texts_by_id(old.passages, [*removed, *edited, *unsure])
     new_text = _texts_by_id(new.passages, [*added, *edited, *unsure])
+    changed_in_kept = {*edited, *unsure}  # whole stories added or removed are named as stories
+    paragraphs = []
+    for pid, body in new_text.items():
+        if pid.rpartition("#")[0] in changed_in_kept and old_text.get(pid) != body:
+            verb = "edited" if pid in old_text else "added"
+            paragraphs.append(f"{verb} {pid}: “{first_words(body)}”")
+    for pid, body in old_text.items():
+        if pid.rpartition("#")[0] in changed_in_kept and pid not in new_text:
+            paragraphs.append(f"removed {pid}: “{first_words(body)}”")
     return ReloadReport(
         stories_added=tuple(sorted(added)),
         stories_removed=tuple(sorted(removed)),
@@ -284,6 +315,7 @@ def diff(old: Snapshot, new: Snapshot, *, seconds: float = 0.0) -> ReloadReport:
         events_before=len(old.events),
         events_after=len(new.events),
         seconds=seconds,
+        paragraphs=tuple(paragraphs),
     )
 
 

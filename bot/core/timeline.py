@@ -7,6 +7,7 @@ dates never become events: a bare four-digit number is a year only in a date-lik
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Iterable, Sequence
 from .corpus import Document
 from .dates import PartialDate, Precision
 from .passages import Passage
-from .text import sentence_spans
+from .text import sentence_spans, tokenize
 
 _MONTH_NUMBERS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 
@@ -115,13 +116,21 @@ def build_timeline(items: Iterable[tuple[Document, Sequence[Passage]]]) -> tuple
 def filter_events(
     events: Iterable[Event], *, year: int | None = None, contains: str | None = None
 ) -> list[Event]:
-    """Events in ``year`` whose sentence contains ``contains`` (ignoring case, accents and curly quotes)."""
+    """Events in ``year`` whose sentence contains ``contains``: its words in any form, as search matches them
+    ("embassy" finds "embassies"), or the text itself (ignoring case, accents and curly quotes). A filter with
+    double quotes in it is matched only as written: ``"interests sections"`` is that phrase."""
     needle = _fold(contains) if contains else ""
-    return [
-        e
-        for e in events
-        if (year is None or e.date.year == year) and (not needle or needle in _fold(e.text))
-    ]
+    terms = set(tokenize(contains)) if contains and '"' not in needle else set()
+
+    def matches(e: Event) -> bool:
+        return needle in _fold(e.text) or bool(terms) and terms <= _terms(e.text)
+
+    return [e for e in events if (year is None or e.date.year == year) and (not needle or matches(e))]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _terms(sentence: str) -> frozenset[str]:
+    return frozenset(tokenize(sentence))
 
 
 def _unique(events: list[Event]) -> list[Event]:

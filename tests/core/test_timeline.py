@@ -287,9 +287,19 @@ def test_filter_by_words_ignores_case_accents_and_curly_quotes():
     assert [e.paragraph for e in filter_events(timeline, contains="mombéini")] == [14, 14, 14]
     assert [e.paragraph for e in filter_events(timeline, contains='"interests sections"')] == [2]
     assert [e.paragraph for e in filter_events(timeline, contains="harper's")] == [8]
-    assert [e.paragraph for e in filter_events(timeline, contains="Feb. 14 - a meeting")] == [5]
-    assert filter_events(timeline, contains="resume some diplomatic ties") == []  # the title is not searched
+    # its words in any order and form: paragraph 9 has "the Feb. 14 meeting"
+    assert [e.paragraph for e in filter_events(timeline, contains="Feb. 14 - a meeting")] == [9, 5, 9]
+    assert filter_events(timeline, contains="refused to discuss Iran's proposal to resume") == []  # the title is not searched
     assert [str(e.date) for e in filter_events(timeline, year=2020, contains="oman")] == ["2020-01-17"]
+
+
+def test_filter_matches_word_forms_as_search_does():
+    timeline = _shipped()
+    embassy = [e.paragraph for e in filter_events(timeline, contains="embassy")]
+    assert 2 in embassy and 8 in embassy  # paragraph 2 says "embassies"
+    assert [e.paragraph for e in filter_events(timeline, contains="embassies")] == embassy
+    assert [e.paragraph for e in filter_events(timeline, contains="closing")] == \
+        [e.paragraph for e in filter_events(timeline, contains="closed")]
 
 
 def test_filter_by_accented_text_in_the_story():

@@ -711,6 +711,7 @@ class FakeDiscord:
         self.bot_member = MemberRecord(id=self.bot_user_id, name=bot_name, roles=[bot_role.id], bot=True)
         self.members: Dict[int, MemberRecord] = {self.bot_user_id: self.bot_member}
         self.channels: Dict[int, dict] = {}
+        self.dm_channels: Dict[int, dict] = {}  # direct-message channels the bot opened
         self.channel_id = self.add_channel(channel_name)
         self._default_member: Optional[MemberRecord] = None
 
@@ -1282,6 +1283,41 @@ class FakeDiscord:
         rec, payload = self._interaction_base(IT_AUTOCOMPLETE, user, cid, "en-US")
         payload["data"] = data
         return await self._dispatch_interaction(rec)
+
+    async def message_command(
+        self,
+        name: str,
+        message: Union[dict, int, "UserMessageRecord"],
+        *,
+        user: Optional[MemberRecord] = None,
+    ) -> InteractionRecord:
+        """A message context-menu command (type 3) on a stored message, as "Apps → ``name``" sends it: the
+        target message comes resolved in the interaction data, content included (no intent needed)."""
+        if isinstance(message, UserMessageRecord):
+            message = message.payload
+        mid = int(message["id"]) if isinstance(message, dict) else int(message)
+        target = self.messages.get(mid)
+        if target is None:
+            raise LookupError(f"message {mid} does not exist (deleted or never sent)")
+        cmd = self._find_command(name, 3)
+        if cmd is None:
+            if self.require_registered_commands:
+                raise LookupError(f"message command {name!r} is not registered with the fake Discord")
+            data: Dict[str, Any] = {"id": str(self.new_id()), "name": name, "type": 3}
+        else:
+            data = {"id": cmd["id"], "name": cmd["name"], "type": 3}
+            if cmd.get("guild_id"):
+                data["guild_id"] = cmd["guild_id"]
+        data["target_id"] = str(mid)
+        data["resolved"] = {"messages": {str(mid): copy.deepcopy(target)}}
+        rec, payload = self._interaction_base(IT_COMMAND, user or self.default_member, int(target["channel_id"]), "en-US")
+        payload["data"] = data
+        return await self._dispatch_interaction(rec)
+
+    def dms(self, member: MemberRecord) -> List[dict]:
+        """The messages the bot sent ``member`` privately (direct messages)."""
+        cids = {str(cid) for cid, ch in self.dm_channels.items() if ch["recipients"][0]["id"] == str(member.id)}
+        return [m for m in self.messages.values() if m["channel_id"] in cids]
 
     async def click(
         self,
@@ -1876,6 +1912,7 @@ class FakeDiscord:
             ("PATCH", rf"/webhooks/{app}/{T}/messages/(?P<mid>@original|\d+)", self._r_wh_patch),
             ("DELETE", rf"/webhooks/{app}/{T}/messages/(?P<mid>@original|\d+)", self._r_wh_delete),
             ("POST", rf"/webhooks/{app}/{T}", self._r_wh_post),
+            ("POST", r"/users/@me/channels", self._r_create_dm),
             ("GET", rf"/channels/{S.format('channel')}", self._r_get_channel),
             ("POST", rf"/channels/{S.format('channel')}/messages", self._r_create_message),
             ("GET", rf"/channels/{S.format('channel')}/messages/{S.format('mid')}", self._r_get_message),
@@ -2025,6 +2062,8 @@ class FakeDiscord:
         }
         if extra:
             msg.update(extra)
+        if channel_id in self.dm_channels:
+            del msg["guild_id"]
         self._apply_body(msg, body, files=None, creating=True)
         self.messages[mid] = msg
         self._record_pings(msg, body)
@@ -2279,7 +2318,20 @@ class FakeDiscord:
     # -- channels ---------------------------------------------------------------------
 
     def _channel(self, channel: str) -> Optional[dict]:
-        return self.channels.get(int(channel))
+        return self.channels.get(int(channel)) or self.dm_channels.get(int(channel))
+
+    async def _r_create_dm(self, request, rec, body, files, arrived) -> web.Response:
+        uid = int((body or {}).get("recipient_id", 0))
+        member = self.members.get(uid)
+        if member is None:
+            return _error(400, 50035, "Invalid Form Body")
+        for ch in self.dm_channels.values():
+            if ch["recipients"][0]["id"] == str(uid):
+                return _json_response(ch)
+        cid = self.new_id()
+        self.dm_channels[cid] = {"id": str(cid), "type": 1, "last_message_id": None,
+                                 "recipients": [member.user_payload()]}
+        return _json_response(self.dm_channels[cid])
 
     async def _r_get_channel(self, request, rec, body, files, arrived, channel) -> web.Response:
         ch = self._channel(channel)
