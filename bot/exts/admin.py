@@ -1,15 +1,17 @@
-"""What moderators use: /reload, checked by the bot itself (Discord's default permissions are only a hint)."""
+"""What moderators use: /reload (with a line in MOD_LOG_CHANNEL_ID for each) and /stats, checked by the bot
+itself (Discord's default permissions are only a hint)."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from ..core.corpus import CorpusError
+from ..core.record import RecordUnavailable
 from . import render
 from .client import NotModerator
 
@@ -50,6 +52,7 @@ class Admin(commands.Cog):
             log.warning("reload by %s (%s) in guild %s refused: %s", user, user.id, interaction.guild_id,
                         "; ".join(map(str, exc.problems)))
             await interaction.followup.send(embed=render.problems_embed(exc.problems), ephemeral=True)
+            await self.mod_log(render.modlog_refused(user, exc.problems))
             return
         except Exception:
             # not a problem the loader could name (a bug, or a file it could not cope with): say which corpus
@@ -57,9 +60,43 @@ class Admin(commands.Cog):
             log.exception("reload by %s (%s) in guild %s failed", user, user.id, interaction.guild_id)
             swapped = id(self.bot.service.snapshot) != serving
             await interaction.followup.send(embed=render.reload_failed_embed(swapped=swapped), ephemeral=True)
+            await self.mod_log(render.modlog_failed(user, swapped=swapped))
             return
         log.info("reload by %s (%s) in guild %s: %s", user, user.id, interaction.guild_id, "; ".join(report.lines()))
         await interaction.followup.send(embed=render.reload_embed(report), ephemeral=True)
+        await self.mod_log(render.modlog_reload(user, report))
+
+    async def mod_log(self, line: str) -> None:
+        """One line in MOD_LOG_CHANNEL_ID, if it is set; a channel that can't be written to is logged, not fatal."""
+        channel_id = self.bot.settings.mod_log_channel_id
+        if channel_id is None:
+            return
+        channel = self.bot.get_channel(channel_id) or self.bot.get_partial_messageable(channel_id)
+        try:
+            await channel.send(line)  # type: ignore[union-attr]
+        except discord.HTTPException as exc:
+            log.warning("could not write to the mod-log channel %s: %s", channel_id, exc)
+
+    @app_commands.command()
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(is_moderator)
+    @app_commands.describe(days="Only the last N days (default: all time)")
+    async def stats(self, interaction: discord.Interaction,
+                    days: Optional[app_commands.Range[int, 1, 3650]] = None) -> None:
+        """What members asked: answered, closest and refused, the most-asked unanswered, answers voted down."""
+        record = self.bot.record
+        if record is None:
+            await interaction.response.send_message("Nothing is being recorded on this bot.", ephemeral=True)
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            stats = await record.stats(days=days)
+        except RecordUnavailable:
+            await interaction.followup.send("The record is unavailable just now (the log says why); answers go "
+                                            "on meanwhile. Try /stats again later.", ephemeral=True)
+            return
+        await interaction.followup.send(embed=render.stats_embed(stats), ephemeral=True)
 
 
 async def setup(bot: StoryBot) -> None:

@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from ..core.corpus import CorpusError
+from ..core.record import Record
 from ..core.service import StoryService
 from ..settings import Settings
 from . import render
@@ -24,17 +25,25 @@ class NotModerator(app_commands.CheckFailure):
     """The member may not use a moderator command."""
 
 
+class NotHere(app_commands.CheckFailure):
+    """Questions are answered only in ALLOWED_CHANNEL_IDS."""
+
+
 class StoryBotMixin:
     """What every storybot client shares, sharded or not. Mixed into commands.Bot / AutoShardedBot."""
 
     service: StoryService
     settings: Settings
+    record: Record | None
+    """Where feedback and questions are kept; None: nothing is recorded (and no vote buttons are shown)."""
     tree: app_commands.CommandTree
     started_at: float
 
-    def _init_story(self, service: StoryService, settings: Settings, options: dict[str, Any]) -> dict[str, Any]:
+    def _init_story(self, service: StoryService, settings: Settings, options: dict[str, Any],
+                    record: Record | None = None) -> dict[str, Any]:
         self.service = service
         self.settings = settings
+        self.record = record
         self.started_at = time.monotonic()
         return dict(
             command_prefix=commands.when_mentioned,
@@ -46,6 +55,8 @@ class StoryBotMixin:
 
     async def setup_hook(self) -> None:
         self.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
+        if self.record is not None:
+            self.record.submit(self.record.migrate())  # in the background: a database that is down can't stop us
         for ext in EXTENSIONS:
             await self.load_extension(ext)  # type: ignore[attr-defined]
         if self.settings.guild_id:
@@ -63,12 +74,19 @@ class StoryBotMixin:
     async def on_message(self, message: discord.Message) -> None:
         """Mentions are answered by the story cog; there are no prefix commands to process."""
 
+    async def close(self) -> None:
+        await super().close()  # type: ignore[misc]
+        if self.record is not None:
+            await self.record.close()  # the writes in flight finish first (a few seconds at most)
+
     async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         original = getattr(error, "original", error)
         if isinstance(error, app_commands.CommandOnCooldown):
             text = f"Slow down a little: you can ask again in {error.retry_after:.0f} s."
         elif isinstance(error, (NotModerator, app_commands.MissingPermissions)):
             text = "Only moderators (Manage Server, or a moderator role) can do that."
+        elif isinstance(error, NotHere):
+            text = render.not_here(self.settings.allowed_channel_ids)
         elif isinstance(error, app_commands.NoPrivateMessage):
             text = "That command only works in a server."
         elif isinstance(original, CorpusError):
@@ -93,13 +111,15 @@ async def send(interaction: discord.Interaction, **kwargs: Any) -> None:
 
 
 class StoryBot(StoryBotMixin, commands.Bot):
-    def __init__(self, service: StoryService, settings: Settings, **options: Any) -> None:
-        super().__init__(**self._init_story(service, settings, options))
+    def __init__(self, service: StoryService, settings: Settings, *, record: Record | None = None,
+                 **options: Any) -> None:
+        super().__init__(**self._init_story(service, settings, options, record))
 
 
 class ShardedStoryBot(StoryBotMixin, commands.AutoShardedBot):
-    def __init__(self, service: StoryService, settings: Settings, **options: Any) -> None:
-        options = self._init_story(service, settings, options)
+    def __init__(self, service: StoryService, settings: Settings, *, record: Record | None = None,
+                 **options: Any) -> None:
+        options = self._init_story(service, settings, options, record)
         if settings.shard_count is not None:
             options["shard_count"] = settings.shard_count
         if settings.shard_ids:
@@ -107,8 +127,10 @@ class ShardedStoryBot(StoryBotMixin, commands.AutoShardedBot):
         super().__init__(**options)
 
 
-def create_bot(service: StoryService, settings: Settings, **options: Any) -> commands.Bot:
-    """A sharded bot when SHARD_COUNT is set, else a plain one. ``options`` go to discord.py."""
+def create_bot(service: StoryService, settings: Settings, *, record: Record | None = None,
+               **options: Any) -> commands.Bot:
+    """A sharded bot when SHARD_COUNT is set, else a plain one. ``record``: where feedback goes (the
+    launcher opens the one the settings name). ``options`` go to discord.py."""
     if settings.shard_count is not None:
-        return ShardedStoryBot(service, settings, **options)
-    return StoryBot(service, settings, **options)
+        return ShardedStoryBot(service, settings, record=record, **options)
+    return StoryBot(service, settings, record=record, **options)

@@ -42,7 +42,13 @@ def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
     except CorpusError as exc:
         print("storybot: the corpus has problems:\n" + "\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
         return 1
-    bot = create_bot(service, settings)
+    from ..core.record import Record, safe_url
+
+    record = None
+    if command == "run":  # reads (or makes) the key file: before the event loop runs
+        record = Record.open(settings.data_dir, **settings.record_options())
+        log.info("recording questions and votes in %s", safe_url(record.url))
+    bot = create_bot(service, settings, record=record)
     try:
         if command == "run":
             asyncio.run(run(bot, token))

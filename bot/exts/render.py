@@ -13,8 +13,10 @@ from typing import Sequence
 import discord
 
 from ..core.answer import Answer, Quote
+from ..core.context import Context
 from ..core.corpus import Problem
-from ..core.service import ReloadReport, Source
+from ..core.record import Stats
+from ..core.service import ReloadReport, Snapshot, Source
 from ..core.timeline import Event
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
@@ -162,6 +164,126 @@ def answer_view(answer: Answer) -> discord.ui.View | None:
             else cut(defuse(_SPACES.sub(" ", f"Read: {doc.title}")), BUTTON_LABEL)
         view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=label, url=link))
     return view if view.children else None
+
+
+def with_version(embed: discord.Embed, snapshot: Snapshot) -> discord.Embed:
+    """``embed`` with the corpus version and when it was loaded added to its footer, so staleness shows."""
+    loaded = snapshot.loaded_at.strftime("%Y-%m-%d %H:%M UTC")
+    stamp = f"Corpus {snapshot.version}, loaded {loaded}"
+    before = embed.footer.text if embed.footer and embed.footer.text else ""
+    embed.set_footer(text=cut(f"{before} · {stamp}" if before else stamp, FOOTER))
+    return embed
+
+
+def context_embeds(contexts: Sequence[Context]) -> list[discord.Embed]:
+    """One embed per quoted paragraph: the paragraph before, the quoted one, the one after, verbatim (shortened
+    with '…' only where all of them would not fit one message)."""
+    if not contexts:
+        return [discord.Embed(title="No context to show",
+                              description="Those paragraphs are no longer in the corpus (it was reloaded since).",
+                              colour=REFUSAL_COLOUR)]
+    budget = min(DESCRIPTION, (EMBED_TOTAL - 100) // len(contexts) - TITLE)
+    embeds = []
+    for c in contexts[:10]:
+        piece = (budget - 120) // 3
+        parts = []
+        if c.before is not None:
+            parts.append(f"*¶{c.paragraph - 1}*\n{cut_safe(c.before, piece)}")
+        parts.append(f"**¶{c.paragraph}, quoted**\n> {cut_safe(c.quoted, piece)}")
+        if c.after is not None:
+            parts.append(f"*¶{c.paragraph + 1}*\n{cut_safe(c.after, piece)}")
+        title = cut_safe(f"{c.document.title}, around paragraph {c.paragraph}", TITLE)
+        embeds.append(discord.Embed(title=title, description="\n\n".join(parts), colour=ANSWER_COLOUR))
+    return embeds
+
+
+def _lines_within(lines: Sequence[str], limit: int, more: str = "…and {n} more") -> str:
+    out, size = [], 0
+    for i, line in enumerate(lines):
+        if size + len(line) + 1 > limit - 30:
+            out.append(more.format(n=len(lines) - i))
+            break
+        out.append(line)
+        size += len(line) + 1
+    return "\n".join(out)
+
+
+def _jump(text: str, link: str | None, limit: int = 120) -> str:
+    label = cut_safe(text, limit)
+    return f"[{label}]({link_target(link)})" if link and len(link) <= 300 else label
+
+
+def stats_embed(stats: Stats) -> discord.Embed:
+    span = f"in the last {stats.days} days" if stats.days else "all time"
+    desc = (f"**{stats.asked}** questions {span}: answered {stats.answered} ({stats.share('answered'):.0%}) · "
+            f"closest {stats.closest} ({stats.share('closest'):.0%}) · refused {stats.refused} "
+            f"({stats.share('refused'):.0%})\nVotes: {stats.votes_up} 👍 · {stats.votes_down} 👎")
+    embed = discord.Embed(title="What members asked", description=desc, colour=ANSWER_COLOUR)
+    groups = [f"{g.count}× {_jump(g.latest_question, g.latest_link)} · refused {g.refused}, closest {g.closest}"
+              for g in stats.unanswered]
+    embed.add_field(name="Most asked without an answer (what the corpus may be missing)",
+                    value=_lines_within(groups, FIELD_VALUE) or "None yet.", inline=False)
+    down = [f"{v.down}👎 {v.up}👍 {_jump(v.question or '(question not recorded)', v.link)} · "
+            f"{cut_safe(', '.join(v.passages) or 'nothing quoted', 150)}" for v in stats.voted_down]
+    embed.add_field(name="Answers voted down, newest first", value=_lines_within(down, FIELD_VALUE) or "None yet.",
+                    inline=False)
+    embed.set_footer(text="Grouped by the words each question was searched by. Members are counted, never named.")
+    return fit_total(embed)
+
+
+def help_embed(sources: Sequence[Source], *, max_question: int, allowed_channels: Sequence[int] = ()) -> discord.Embed:
+    embed = discord.Embed(
+        title="storybot answers questions about the news by quoting the story",
+        description=("I quote the passages that answer your question word for word, with the matched words in "
+                     "bold and a link to the story; when the story doesn't answer it, I say so, or show the "
+                     "closest it comes, marked as such."),
+        colour=ANSWER_COLOUR)
+    embed.add_field(name="Ask", inline=False, value=(
+        f"`/ask question [story] [private]`: up to {max_question:,} characters; `story` asks one story only, "
+        "`private` answers only you.\n"
+        "Mention me with a question: the same answer, as a reply.\n"
+        "On any message: *Apps → Ask storybot* asks its text (privately)."))
+    embed.add_field(name="Under an answer", inline=False, value=(
+        "👍 / 👎 tell the moderators whether it helped (one vote each, change it any time).\n"
+        "**More context** shows you the paragraphs before and after the quote."))
+    embed.add_field(name="Explore", inline=False, value=(
+        "`/timeline [year] [contains]`: the dated events · `/sources`: the stories, with links · `/help`: this."))
+    embed.add_field(name="Moderators", inline=False, value=(
+        "`/reload`: re-read the stories (a broken file is refused, the old ones keep serving) · "
+        "`/stats [days]`: what members asked, what went unanswered, what was voted down."))
+    embed.add_field(name="What I can't do", inline=False, value=(
+        "I never paraphrase, summarise, guess or give opinions, and I know nothing beyond these stories: "
+        "ask about something else and I will tell you the story doesn't say."))
+    if allowed_channels:
+        embed.add_field(name="Where", inline=False,
+                        value="I answer questions in " + ", ".join(f"<#{c}>" for c in allowed_channels[:20]) + ".")
+    stories = [f"• {cut_safe(s.title, 150)} ({s.published}) `{cut(s.id.replace('`', ''), 60)}`" for s in sources]
+    embed.add_field(name=f"Stories ({len(sources)})", value=_lines_within(stories, FIELD_VALUE) or "None.",
+                    inline=False)
+    return fit_total(embed)
+
+
+def not_here(allowed_channels: Sequence[int]) -> str:
+    where = ", ".join(f"<#{c}>" for c in allowed_channels[:20])
+    return f"I answer questions in {where}: ask me there (or `/ask` with `private` there)."
+
+
+def modlog_reload(user: discord.abc.User, report: ReloadReport) -> str:
+    """The mod-log line for a reload: who, what changed, how long."""
+    what = " · ".join(literal(line.strip()) for line in report.lines()[:-1])
+    return cut(f"🔄 **Corpus reloaded** by {user.mention} in {report.seconds:.2f} s: {what}", CONTENT)
+
+
+def modlog_refused(user: discord.abc.User, problems: Sequence[Problem]) -> str:
+    listed = "; ".join(literal(str(p)) for p in problems[:5])
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return cut(f"⛔ **Reload refused** (asked by {user.mention}): {len(problems)} problem"
+               f"{'s' if len(problems) != 1 else ''}: {listed}{more}. The corpus that was serving still is.", CONTENT)
+
+
+def modlog_failed(user: discord.abc.User, *, swapped: bool) -> str:
+    state = "the new corpus is serving" if swapped else "the corpus that was serving still is"
+    return f"⚠️ **Reload failed** (asked by {user.mention}) with an error; {state}. The details are in the log."
 
 
 # --- timeline ----------------------------------------------------------------------------------------------

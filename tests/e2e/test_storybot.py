@@ -11,6 +11,7 @@ from pathlib import Path
 import discord
 import pytest
 
+from bot.core.answer import MAX_QUESTION_CHARS
 from bot.core.service import StoryService
 from bot.exts.client import create_bot
 from bot.settings import Settings
@@ -53,9 +54,12 @@ async def test_start_up_syncs_the_commands_to_the_guild(corpus_copy):
     async with FakeDiscord() as fd:
         bot = await start(fd, corpus_copy)
         synced = {c["name"]: c for c in fd.synced_commands(guild_id=fd.guild_id)}
-        assert set(synced) == {"ask", "timeline", "sources", "reload"}
+        assert set(synced) == {"ask", "timeline", "sources", "reload", "stats", "help", "Ask storybot"}
         assert [(o["name"], o["required"], o.get("max_length")) for o in synced["ask"]["options"]] == \
-            [("question", True, 300)]
+            [("question", True, MAX_QUESTION_CHARS), ("story", False, 100), ("private", False, None)]
+        assert synced["ask"]["options"][1]["autocomplete"] is True
+        assert synced["Ask storybot"]["type"] == 3  # a message context-menu command
+        assert str(synced["stats"]["default_member_permissions"]) == str(MANAGE_GUILD)
         assert {o["name"] for o in synced["timeline"]["options"]} == {"year", "contains"}
         assert not any(o.get("required") for o in synced["timeline"]["options"])
         assert str(synced["reload"]["default_member_permissions"]) == str(MANAGE_GUILD)
@@ -77,8 +81,8 @@ async def test_ask_quotes_the_story_and_pings_nobody(corpus_copy):
         text = quote_text(final)
         assert "shuttered the Canadian **embassy** in **Tehran** in 2012" in text
         assert "paragraph 8](https://www.theglobeandmail.com/" in text
-        [row] = final.message["components"]
-        assert row["components"][0]["url"].startswith("https://www.theglobeandmail.com/")
+        [link] = [c for row in final.message["components"] for c in row["components"] if c.get("url")]
+        assert link["url"].startswith("https://www.theglobeandmail.com/")
         assert "@everyone" not in str(final.message)  # defused in the echoed question
         assert not pinged(fd)
 
@@ -257,9 +261,10 @@ async def test_sync_publishes_globally_only_on_request_and_invite_prints_the_lin
     async with FakeDiscord() as fd:
         settings = make_settings(fd, corpus_copy, guild_id=None)
         await launcher.sync(create_bot(StoryService.open(corpus_copy), settings), TOKEN, None)
-        assert {c["name"] for c in fd.synced_commands()} == {"ask", "timeline", "sources", "reload"}
+        assert {c["name"] for c in fd.synced_commands()} == \
+            {"ask", "timeline", "sources", "reload", "stats", "help", "Ask storybot"}
         assert fd.synced_commands(guild_id=fd.guild_id) is None
         await launcher.invite(create_bot(StoryService.open(corpus_copy), settings), TOKEN)
     out = capsys.readouterr().out
-    assert "Synced 4 commands to all guilds" in out
+    assert "Synced 7 commands to all guilds" in out
     assert f"client_id={fd.app_id}&scope=bot+applications.commands&permissions=83968" in out
