@@ -141,6 +141,12 @@ def cmd_discord(args: argparse.Namespace, settings: Settings) -> int:
     return launcher.main(args.command, settings, args)
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"a number of days, 1 or more (got {value!r})")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storybot", description="Answers questions about a news story by quoting it.")
     common = argparse.ArgumentParser(add_help=False)
@@ -169,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check", parents=[common], help="validate the corpus; exit 1 with its errors")
 
     st = sub.add_parser("stats", parents=[common], help="what members asked, what went unanswered, what was voted down")
-    st.add_argument("--days", type=int, default=None, metavar="N", help="only the last N days (default: all time)")
+    st.add_argument("--days", type=_positive, default=None, metavar="N", help="only the last N days (default: all time)")
     st.add_argument("--top", type=int, default=10, metavar="K", help="list at most K groups and answers (default 10)")
     st.add_argument("--json", action="store_true")
 

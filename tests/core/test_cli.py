@@ -9,9 +9,9 @@ import sys
 from tests.conftest import CORPUS, ROOT
 
 
-def storybot(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def storybot(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True,
-                          text=True, cwd=ROOT, timeout=60, env={"PATH": "", "CORPUS_DIR": str(CORPUS)})
+                          text=True, cwd=ROOT, timeout=60, env={"PATH": "", "CORPUS_DIR": str(CORPUS), **env})
 
 
 def test_ask_json_shape():
@@ -92,4 +92,54 @@ def test_console_answers_like_the_bot():
     res = storybot("console", stdin="Who is Mike Poole?\n/timeline 2017\n/sources\n/nonsense\n/quit\n")
     assert res.returncode == 0
     assert "**Mike Poole**" in res.stdout and "paragraph 17" in res.stdout
-    assert "in 2017" in res.stdout and "20 passages" in res.stdout and "/timeline [year]" in res.stdout
+    assert "in 2017" in res.stdout and "20 passages" in res.stdout and "/timeline [year" in res.stdout
+
+
+def test_console_says_when_a_command_is_unknown_and_takes_several_years():
+    res = storybot("console", stdin="/nonsense\n/timeline 2017 2018\n/help\n")
+    assert "Unknown command /nonsense." in res.stdout
+    assert "Events in 2017 and 2018:" in res.stdout
+    assert "2017" in res.stdout.split("Events in 2017 and 2018:")[1]
+    assert "up to 1,000 characters" in res.stdout  # the one question-length limit
+
+
+def test_read_only_commands_never_say_nothing_was_changed(corpus_copy):
+    (corpus_copy / "broken.md").write_text("---\ntitle: Broken\npublished: 2020-13-45\n---\nText.\n")
+    for args in (["ask", "black boxes"], ["timeline"], ["sources"], ["check"]):
+        res = storybot(*args, "--corpus", str(corpus_copy))
+        assert res.returncode == 1 and "broken.md" in res.stderr
+        assert "nothing was changed" not in res.stderr
+    res = storybot("console", "--corpus", str(corpus_copy), stdin="/reload\n")  # reading the good corpus first
+    assert res.returncode == 1  # the console, too, needs a valid corpus to start
+
+
+def test_too_long_questions_are_refused_with_the_limit():
+    out = storybot("ask", "embassy " * 200)
+    assert "under 1,000 characters" in out.stdout
+
+
+def test_stats_json_lists_refused_questions_and_answers_voted_down(tmp_path):
+    import asyncio
+
+    from bot.core.record import Record, Reply
+
+    async def fill():
+        r = Record.open(tmp_path)
+        for i, (kind, q) in enumerate([("answer", "Who is Mike Poole?"), ("refused", "Who won the Stanley Cup?"),
+                                        ("refused", "stanley cup: who won"), ("closest", "Who won the cup?")]):
+            await r.add_reply(Reply(ask_id=i + 1, kind=kind, question=q, passages=("iran-canada-ties#17",) * (kind != "refused"),
+                                    member=r.member(42), corpus="abcd1234"))
+        await r.vote(1, r.member(42), -1)
+        await r.close()
+
+    asyncio.run(fill())
+    res = storybot("stats", "--json", DATA_DIR=str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert (out["asked"], out["answered"], out["refused"], out["closest"]) == (4, 1, 2, 1)
+    assert out["unanswered"][0]["count"] == 2 and out["unanswered"][0]["words"] == "cup stanley won"
+    assert [(v["question"], v["down"], v["passages"]) for v in out["voted_down"]] == \
+        [("Who is Mike Poole?", 1, ["iran-canada-ties#17"])]
+    text = storybot("stats", "--days", "7", DATA_DIR=str(tmp_path)).stdout
+    assert "**Questions asked** (in the last 7 days): 4" in text and "“Who won the Stanley Cup?”" not in text
+    assert "“stanley cup: who won”" in text  # the latest of its group
