@@ -112,3 +112,32 @@ def test_the_three_replies_look_different_in_discord():
     assert "> " not in refused.description and refused.colour == render.REFUSAL_COLOUR
     for embed in (answer, closest, refused):
         check_embed(embed)
+
+
+def test_feedback_embeds_fit_whatever_they_hold(tmp_path):
+    import datetime as dt
+
+    from bot.core.context import Context
+    from bot.core.corpus import Document
+    from bot.core.dates import PartialDate
+    from bot.core.record import Stats, UnansweredGroup, VotedDown
+    from bot.core.service import Source
+
+    now = dt.datetime.now(dt.timezone.utc)
+    long = "word " * 3000 + "@everyone <@123>"
+    doc = Document(id="d" * 100, title=long[:500], published=PartialDate(2020), paragraphs=(long,) * 3)
+    embeds = render.context_embeds([Context(doc, 2, long, long, long)] * 3)
+    assert sum(len(e) for e in embeds) <= render.EMBED_TOTAL
+    for e in embeds:
+        check_embed(e)
+    stats = Stats(days=None, asked=10**9, answered=1, closest=2, refused=3,
+                  unanswered=tuple(UnansweredGroup("w " * 500, 5, 3, 2, long, "https://discord.com/channels/1/2/3",
+                                                   now) for _ in range(10)),
+                  voted_down=tuple(VotedDown(1, long, "answer", ("x" * 100 + "#1",) * 3, 2, 1, None, now)
+                                   for _ in range(10)))
+    check_embed(render.stats_embed(stats))
+    sources = [Source(f"id{i}", long[:300], "2020", None, None, 5) for i in range(1000)]
+    check_embed(render.help_embed(sources, max_question=1000, allowed_channels=tuple(range(1, 40))))
+    snap = StoryService.open(CORPUS).snapshot
+    check_embed(render.with_version(discord.Embed(title="x"), snap))
+    assert render.with_version(discord.Embed(title="x"), snap).footer.text.startswith(f"Corpus {snap.version}")
