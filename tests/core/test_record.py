@@ -188,3 +188,17 @@ async def test_background_writes_never_raise(tmp_path):
     await r.drain()
     assert task.done() and task.exception() is None
     await r.close()
+
+
+async def test_the_database_password_is_never_logged(caplog):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = Record(f"postgresql+asyncpg://bot:s3cret-pw@127.0.0.1:{port}/record", KEY)
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(RecordUnavailable):
+            await r.add_reply(reply(1))
+    assert "s3cret-pw" not in caplog.text and "***" in caplog.text
+    await r.close()

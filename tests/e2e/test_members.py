@@ -266,3 +266,29 @@ async def test_a_database_down_costs_only_the_record(corpus_copy, tmp_path, capl
             await fd.stop_bot()
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "is unavailable" in errors[0].getMessage()
+
+
+@pytest.mark.xfail(reason="StoryService.ask(story=) lands on main with issue 8", strict=False)
+async def test_the_demo_shows_each_feature_and_stats_lists_what_it_recorded(tmp_path, monkeypatch, capsys):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import CORPUS, ROOT
+
+    from . import demo
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/never-used")  # the demo ignores it
+    await demo.main(demo.DEFAULT_QUESTIONS)
+    out = capsys.readouterr().out
+    for shown in ("alice: /help", "alice clicks 👎", "Thanks: noted as not helpful", "bob clicks More context",
+                  "¶8, quoted", "private:True   [private: only they see it]", "story:iran-canada-ties",
+                  "Apps → Ask storybot", "mod: /stats", "Answers voted down"):
+        assert shown in out, shown
+    assert "Sorry, something went wrong" not in out
+    res = subprocess.run([sys.executable, "-m", "bot", "stats", "--json"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=60, env={"PATH": "", "DATA_DIR": str(tmp_path), "CORPUS_DIR": str(CORPUS)})
+    stats = json.loads(res.stdout)
+    assert [g["latest_question"] for g in stats["unanswered"]] == ["Who won the Stanley Cup?"]
+    assert [v["question"] for v in stats["voted_down"]] == [demo.DEFAULT_QUESTIONS[0]]
