@@ -6,7 +6,8 @@ from bot.settings import SettingsError, load_settings
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no .env here
-    for name in ["DISCORD_TOKEN", "GUILD_ID", "MODERATOR_ROLE_IDS", "SHARD_COUNT", "SHARD_IDS", "LOG_LEVEL"]:
+    for name in ["DISCORD_TOKEN", "GUILD_ID", "MODERATOR_ROLE_IDS", "SHARD_COUNT", "SHARD_IDS", "LOG_LEVEL",
+                 "DATA_DIR", "DATABASE_URL", "RECORD_KEY", "MOD_LOG_CHANNEL_ID", "ALLOWED_CHANNEL_IDS"]:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -53,3 +54,30 @@ def test_invite_link_has_the_scopes_and_permissions():
     from bot.exts.launcher import invite_url
     assert invite_url(123) == ("https://discord.com/oauth2/authorize?client_id=123"
                                "&scope=bot+applications.commands&permissions=83968")
+
+
+def test_record_and_moderation_settings(monkeypatch):
+    from pathlib import Path
+
+    s = load_settings()
+    assert s.data_dir == Path(".data") and s.database_url is None and s.allowed_channel_ids == ()
+    assert s.record_options() == {"database_url_setting": None, "key_setting": None}
+    monkeypatch.setenv("ALLOWED_CHANNEL_IDS", "11, 22")
+    monkeypatch.setenv("MOD_LOG_CHANNEL_ID", "")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://bot:pw-secret@db.example/storybot")
+    monkeypatch.setenv("RECORD_KEY", "key-secret")
+    s = load_settings()
+    assert s.allowed_channel_ids == (11, 22) and s.mod_log_channel_id is None
+    assert "pw-secret" not in repr(s) and "key-secret" not in repr(s)
+    assert s.record_options()["database_url_setting"].endswith("@db.example/storybot")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot@db/storybot")
+    with pytest.raises(SettingsError, match="DATABASE_URL is malformed: use postgresql\\+asyncpg://"):
+        load_settings()
+
+
+def test_env_example_loads(monkeypatch, tmp_path):
+    from tests.conftest import ROOT
+
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    s = load_settings()
+    assert s.database_url is None and s.record_options()["key_setting"] in (None, "")
