@@ -113,3 +113,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'record.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+async def settle_sqlite_threads(timeout: float = 2.0) -> None:
+    """Wait until aiosqlite's worker threads have finished. A connection that failed to open leaves its thread
+    a last request to answer; if the test's event loop closes first, the thread complains that it is closed.
+    (A running bot's loop outlives them; only a test's loop ends this soon.)"""
+    import asyncio
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    while any("_connection_worker_thread" in t.name for t in threading.enumerate()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)

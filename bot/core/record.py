@@ -281,6 +281,7 @@ class Record:
         url = database_url(data_dir, database_url_setting)
         if url.startswith("sqlite"):
             data_dir.mkdir(parents=True, exist_ok=True)
+        log.info("recording questions and votes in %s", safe_url(url))
         return cls(url, load_key(data_dir, key_setting))
 
     @property

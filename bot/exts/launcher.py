@@ -42,12 +42,11 @@ def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
     except CorpusError as exc:
         print("storybot: the corpus has problems:\n" + "\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
         return 1
-    from ..core.record import Record, safe_url
+    from ..core.record import Record
 
     record = None
     if command == "run":  # reads (or makes) the key file: before the event loop runs
         record = Record.open(settings.data_dir, **settings.record_options())
-        log.info("recording questions and votes in %s", safe_url(record.url))
         if settings.database_url is not None and settings.record_key is None:
             log.warning("DATABASE_URL is shared but RECORD_KEY is not set: members are hashed with %s, so give "
                         "every process that shares the database the same RECORD_KEY (or that file), or one "

@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 
 from bot.core import record as rec
 from bot.core.record import Record, RecordUnavailable, Reply
+from tests.conftest import settle_sqlite_threads
 
 KEY = b"test-key"
 
@@ -161,6 +162,7 @@ async def test_a_database_down_is_logged_once_and_recovers(tmp_path, caplog):
     assert len(errors) == 1 and "unavailable" in errors[0].getMessage()
     assert r.healthy and any("reachable again" in x.getMessage() for x in caplog.records)
     await r.close()
+    await settle_sqlite_threads()
 
 
 async def test_postgresql_down_then_back(postgres_server, postgres_url, caplog):
@@ -188,6 +190,7 @@ async def test_background_writes_never_raise(tmp_path):
     await r.drain()
     assert task.done() and task.exception() is None
     await r.close()
+    await settle_sqlite_threads()
 
 
 async def test_the_database_password_is_never_logged(caplog):

@@ -18,6 +18,8 @@ from bot.core.service import StoryService
 from bot.exts.client import create_bot
 from bot.settings import Settings
 
+from tests.conftest import settle_sqlite_threads
+
 from .fakediscord import FakeDiscord
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.e2e]
@@ -264,6 +266,7 @@ async def test_a_database_down_costs_only_the_record(corpus_copy, tmp_path, capl
                                          user=alice)).wait_final()
             assert vote.ephemeral and "couldn't record your vote" in vote.content
             await fd.stop_bot()
+            await settle_sqlite_threads()
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "is unavailable" in errors[0].getMessage()
 

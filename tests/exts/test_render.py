@@ -53,10 +53,17 @@ def worst(tmp_path_factory) -> StoryService:
 
 
 def test_answers_fit_and_never_ping(worst):
+    from types import SimpleNamespace
+
+    from bot.exts.feedback import reply_view
+
+    bot = SimpleNamespace(record=object(), service=worst)  # a record: vote buttons too
     for question in ["embassy closed everyone", "a" * 300, "@everyone <@1> embassy", "**embassy**"]:
         answer = worst.ask(question)
         check_embed(render.answer_embed(answer))
+        check_embed(render.with_version(render.answer_embed(answer), worst.snapshot))
         check_view(render.answer_view(answer))
+        check_view(reply_view(bot, answer, 2**63 - 1))
 
 
 def test_the_longest_timeline_pages_fit(worst):
