@@ -29,9 +29,11 @@ def check_embed(embed: discord.Embed) -> None:
 def check_view(view: discord.ui.View | None) -> None:
     if view is None:
         return
-    ids = [c.custom_id for c in view.children if getattr(c, "custom_id", None)]
+    items = [getattr(c, "item", c) for c in view.children]  # a DynamicItem wraps its button
+    ids = [c.custom_id for c in items if getattr(c, "custom_id", None)]
     assert len(ids) == len(set(ids)) and all(len(i) <= render.CUSTOM_ID for i in ids)
-    for c in view.children:
+    assert len(items) <= 25 and all(len([c for c in items if c.row == r]) <= 5 for r in range(5))
+    for c in items:
         assert len(c.label or "") <= render.BUTTON_LABEL
         assert c.url is None or len(c.url) <= render.BUTTON_URL
 
