@@ -295,3 +295,27 @@ async def test_the_demo_shows_each_feature_and_stats_lists_what_it_recorded(tmp_
     stats = json.loads(res.stdout)
     assert [g["latest_question"] for g in stats["unanswered"]] == ["Who won the Stanley Cup?"]
     assert [v["question"] for v in stats["voted_down"]] == [demo.DEFAULT_QUESTIONS[0]]
+
+
+async def test_a_slow_database_never_delays_an_answer(corpus_copy, sqlite_url, monkeypatch):
+    import asyncio
+
+    real = Record.add_reply
+
+    async def slow(self, reply):
+        await asyncio.sleep(1.0)  # a database that takes a second per write
+        await real(self, reply)
+
+    monkeypatch.setattr(Record, "add_reply", slow)
+    async with FakeDiscord() as fd:
+        bot = await start(fd, corpus_copy, sqlite_url)
+        alice = fd.add_member("alice")
+        latencies = []
+        for q in [EMBASSY, "Who won the Stanley Cup?", "black boxes"] * 5:
+            r = await fd.slash("ask", {"question": q}, user=alice)
+            await r.wait_response()
+            latencies.append(r.latency)
+        assert max(latencies) < 0.5, latencies  # the writes wait in the background, the replies don't
+        await bot.record.drain(timeout=10)
+        assert (await bot.record.stats()).asked == 15
+        await fd.stop_bot()
