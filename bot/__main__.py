@@ -51,7 +51,7 @@ def cmd_ask(args: argparse.Namespace, service: StoryService) -> int:
     else:
         questions = iter([" ".join(args.question)])
     for question in questions:
-        ans = service.ask(question)
+        ans = service.ask(question, story=args.story) if args.story else service.ask(question)
         if args.json:
             _dump(answer_json(ans))
         else:
@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", parents=[common], help="answer one question ('-' reads one a line from stdin)")
     ask.add_argument("question", nargs="+")
+    ask.add_argument("--story", default=None, metavar="ID", help="ask this story only (ids: `sources`)")
     ask.add_argument("--json", action="store_true", help="machine-readable output")
 
     tl = sub.add_parser("timeline", parents=[common], help="the dated events of the stories")

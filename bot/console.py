@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from typing import Callable, TextIO
@@ -130,7 +131,10 @@ def console_timeline(service: StoryService, args: list[str], style: Style) -> st
     return f"Events in {', '.join(map(str, years[:-1]))} and {years[-1]}:\n" + render_timeline(events, style)
 
 
+_ASK_STORY = re.compile(r"/ask\s+--story[\s=]+(?P<story>\S+)\s*(?P<question>.*)", re.IGNORECASE | re.DOTALL)
+
 HELP = f"""Ask anything about the story (up to {MAX_QUESTION_CHARS:,} characters), or:
+  /ask --story ID question      ask one story only (ids: /sources)
   /timeline [year ...] [word]   dated events, e.g. /timeline 2017 or /timeline talks
   /sources                      the stories loaded
   /reload                       re-read the corpus folder
@@ -150,6 +154,9 @@ def handle(line: str, service: StoryService, style: Style) -> str | None:
     if command in ("/quit", "/exit", "/q"):
         return None
     if command == "/ask":
+        narrowed = _ASK_STORY.match(line)
+        if narrowed:
+            return render_answer(service.ask(narrowed["question"], story=narrowed["story"]), style)
         return render_answer(service.ask(line[len(parts[0]):]), style)
     if command == "/timeline":
         return console_timeline(service, args, style)
