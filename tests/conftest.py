@@ -75,7 +75,8 @@ def postgres_server() -> Iterator[dict]:
     data, port = root / "data", _free_port()
 
     def run(*args: object) -> None:
-        done = subprocess.run([*run_as, *map(str, args)], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        done = subprocess.run([*run_as, *map(str, args)], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              cwd=root)  # a folder the postgres user may enter, wherever the tests run from
         if done.returncode:
             log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
             raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr}{done.stdout}\n{log}")
@@ -95,7 +96,7 @@ def postgres_server() -> Iterator[dict]:
                                             name)}
     finally:
         subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, stdin=subprocess.DEVNULL)
+                       capture_output=True, stdin=subprocess.DEVNULL, cwd=root)
         shutil.rmtree(root, ignore_errors=True)
 
 
