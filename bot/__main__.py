@@ -51,7 +51,7 @@ def cmd_ask(args: argparse.Namespace, service: StoryService) -> int:
     else:
         questions = iter([" ".join(args.question)])
     for question in questions:
-        ans = service.ask(question, story=args.story) if args.story else service.ask(question)
+        ans = service.ask(question, story=args.story)
         if args.json:
             _dump(answer_json(ans))
         else:

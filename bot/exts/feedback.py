@@ -27,15 +27,9 @@ log = logging.getLogger(__name__)
 UP, DOWN = "up", "down"
 
 
-def reply_kind(answer: Answer) -> str:
-    """'answer', 'closest' or 'refused'."""
-    kind = getattr(answer, "kind", None)
-    return kind if kind in ("answer", "closest", "refused") else ("answer" if answer.answered else "refused")
-
-
 def shown_quotes(answer: Answer) -> tuple[Quote, ...]:
     """The passages a reply shows: the answer's quotes, or for a closest reply the nearest ones."""
-    return tuple(answer.quotes) or tuple(getattr(answer, "nearest", ()) or ())
+    return answer.quotes or answer.nearest
 
 
 class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile(r"vote:(?P<ask>\d+):(?P<way>up|down)")):
@@ -111,7 +105,7 @@ def reply_view(bot: StoryBot, answer: Answer, ask_id: int) -> discord.ui.View | 
     """The buttons under a reply: 👍 👎 and More context (answers and closest replies), then the story links."""
     view = discord.ui.View(timeout=None)
     quotes = shown_quotes(answer)
-    if reply_kind(answer) != "refused" and quotes:
+    if answer.kind != "refused" and quotes:
         if bot.record is not None:
             view.add_item(VoteButton(ask_id, UP))
             view.add_item(VoteButton(ask_id, DOWN))
@@ -134,7 +128,7 @@ def record_reply(bot: StoryBot, answer: Answer, *, ask_id: int, via: str, user_i
         return
     link = (f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
             if message_id and channel_id and not private else None)
-    reply = Reply(ask_id=ask_id, kind=reply_kind(answer), question=answer.question.strip(),
+    reply = Reply(ask_id=ask_id, kind=answer.kind, question=answer.question.strip(),
                   passages=tuple(q.passage.id for q in shown_quotes(answer)), member=record.member(user_id),
                   corpus=corpus or bot.service.snapshot.version, via=via, private=private, story=story,
                   guild_id=guild_id, channel_id=channel_id, message_id=message_id, link=link)

@@ -45,12 +45,6 @@ def in_allowed_channel(interaction: discord.Interaction) -> bool:
     raise NotHere("not in ALLOWED_CHANNEL_IDS")
 
 
-def ask(bot: StoryBot, question: str, story: str | None = None) -> Answer:
-    if story is None:
-        return bot.service.ask(question)
-    return bot.service.ask(question, story=story)  # type: ignore[call-arg]
-
-
 def answer_message(bot: StoryBot, answer: Answer, ask_id: int) -> dict:
     """The embed and buttons for an answer: the same for /ask, a mention and the context menu."""
     kwargs: dict = {"embed": render.with_version(render.answer_embed(answer), bot.service.snapshot)}
@@ -138,7 +132,7 @@ class Story(commands.Cog):
                 f"I have no story `{render.cut(render.defuse(story.replace('`', '')), 100)}`: pick one from the list "
                 "as you type, or see `/sources`.", ephemeral=True)
             return
-        answer = ask(self.bot, question, story)
+        answer = self.bot.service.ask(question, story=story)
         await reply_to_interaction(self.bot, interaction, answer, via="slash", private=private, story=story)
 
     @ask.autocomplete("story")
@@ -165,7 +159,7 @@ class Story(commands.Cog):
         if not question:
             await interaction.response.send_message("That message has no text I can ask about.", ephemeral=True)
             return
-        answer = ask(self.bot, question)
+        answer = self.bot.service.ask(question)
         await reply_to_interaction(self.bot, interaction, answer, via="message", private=True)
 
     @app_commands.command(name="help")
@@ -209,7 +203,7 @@ class Story(commands.Cog):
                 await message.reply("Ask me about the story: mention me with a question, or use `/ask`.",
                                     mention_author=False)
                 return
-            answer = ask(self.bot, question)
+            answer = self.bot.service.ask(question)
             reply = await message.reply(**answer_message(self.bot, answer, message.id), mention_author=False)
             record_reply(self.bot, answer, ask_id=message.id, via="mention", user_id=message.author.id,
                          guild_id=message.guild.id if message.guild else None, channel_id=message.channel.id,

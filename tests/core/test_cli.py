@@ -121,7 +121,7 @@ def test_too_long_questions_are_refused_with_the_limit():
 def test_stats_json_lists_refused_questions_and_answers_voted_down(tmp_path):
     import asyncio
 
-    from bot.core.record import Record, Reply
+    from bot.core.record import Record, Reply, search_words
 
     async def fill():
         r = Record.open(tmp_path)
@@ -137,9 +137,21 @@ def test_stats_json_lists_refused_questions_and_answers_voted_down(tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert (out["asked"], out["answered"], out["refused"], out["closest"]) == (4, 1, 2, 1)
-    assert out["unanswered"][0]["count"] == 2 and out["unanswered"][0]["words"] == "cup stanley won"
+    assert out["unanswered"][0]["count"] == 2 and out["unanswered"][0]["words"] == search_words("Who won the Stanley Cup?")
     assert [(v["question"], v["down"], v["passages"]) for v in out["voted_down"]] == \
         [("Who is Mike Poole?", 1, ["iran-canada-ties#17"])]
     text = storybot("stats", "--days", "7", DATA_DIR=str(tmp_path)).stdout
     assert "**Questions asked** (in the last 7 days): 4" in text and "“Who won the Stanley Cup?”" not in text
     assert "“stanley cup: who won”" in text  # the latest of its group
+
+
+def test_ask_and_the_console_narrow_to_one_story(tmp_path, corpus_copy):
+    (corpus_copy / "follow-up.md").write_text(
+        "---\ntitle: Iran agrees to send the black boxes abroad\npublished: 2020-07-18\n---\n"
+        "On July 18, 2020, Iran said the black boxes would be sent to France.\n")
+    both = json.loads(storybot("ask", "black boxes", "--json", "--corpus", str(corpus_copy)).stdout)
+    assert {p["doc_id"] for p in both["passages"]} == {"iran-canada-ties", "follow-up"}
+    one = json.loads(storybot("ask", "black boxes", "--story", "follow-up", "--json", "--corpus", str(corpus_copy)).stdout)
+    assert {p["doc_id"] for p in one["passages"]} == {"follow-up"}
+    res = storybot("console", "--corpus", str(corpus_copy), stdin="/ask --story follow-up black boxes\n")
+    assert "sent to France" in res.stdout and "paragraph 16" not in res.stdout

@@ -103,7 +103,7 @@ async def test_stats_counts_shares_groups_and_down_votes(database):
     assert (s.asked, s.answered, s.closest, s.refused) == (6, 2, 1, 3)
     assert s.share("refused") == 0.5
     top = s.unanswered[0]
-    assert (top.words, top.count, top.refused, top.closest) == ("cup stanley won", 3, 2, 1)
+    assert (top.words, top.count, top.refused, top.closest) == (rec.search_words("stanley cup won"), 3, 2, 1)
     assert top.latest_question == "Who won the cup, Stanley?" and top.latest_link.endswith("/6")
     assert s.unanswered[1].latest_question == "What is the population of Canada?"
     assert [v.ask_id for v in s.voted_down] == [1, 2]  # newest vote first

@@ -271,7 +271,6 @@ async def test_a_database_down_costs_only_the_record(corpus_copy, tmp_path, capl
     assert len(errors) == 1 and "is unavailable" in errors[0].getMessage()
 
 
-@pytest.mark.xfail(reason="StoryService.ask(story=) lands on main with issue 8", strict=False)
 async def test_the_demo_shows_each_feature_and_stats_lists_what_it_recorded(tmp_path, monkeypatch, capsys):
     import json
     import subprocess
@@ -318,4 +317,42 @@ async def test_a_slow_database_never_delays_an_answer(corpus_copy, sqlite_url, m
         assert max(latencies) < 0.5, latencies  # the writes wait in the background, the replies don't
         await bot.record.drain(timeout=10)
         assert (await bot.record.stats()).asked == 15
+        await fd.stop_bot()
+
+
+async def test_a_per_story_ask_searches_that_story_only(corpus_copy):
+    (corpus_copy / "follow-up.md").write_text(
+        "---\ntitle: Iran agrees to send the black boxes abroad\npublished: 2020-07-18\n---\n"
+        "On July 18, 2020, Iran said the black boxes would be sent to France.\n")
+    async with FakeDiscord() as fd:
+        await start(fd, corpus_copy, None)
+        alice = fd.add_member("alice")
+        everywhere = await (await fd.slash("ask", {"question": "black boxes"}, user=alice)).wait_final()
+        assert "paragraph 16" in everywhere.embeds[0]["description"]  # the first story answers too
+        narrowed = await (await fd.slash("ask", {"question": "black boxes", "story": "follow-up"},
+                                         user=alice)).wait_final()
+        desc = narrowed.embeds[0]["description"]
+        assert "sent to France" in desc and "Canada refused" not in desc and not narrowed.ephemeral
+        await fd.stop_bot()
+
+
+async def test_a_closest_reply_gets_votes_and_is_recorded_as_closest(corpus_copy, sqlite_url):
+    async with FakeDiscord() as fd:
+        bot = await start(fd, corpus_copy, sqlite_url)
+        alice, mod = fd.add_member("alice"), fd.add_member("mod", permissions=MANAGE_GUILD)
+        r = await fd.slash("ask", {"question": "How old is Zarif?"}, user=alice)
+        closest = (await r.wait_final()).message
+        assert "The closest passages" in closest["embeds"][0]["footer"]["text"]
+        assert "Corpus " in closest["embeds"][0]["footer"]["text"]
+        assert {"👍", "👎", "More context"} <= set(buttons(closest))
+        refused = (await (await fd.slash("ask", {"question": "Who won the Stanley Cup?"}, user=alice)).wait_final())
+        assert not buttons(refused.message)  # nothing to vote on or to see around
+        await (await fd.click(closest, buttons(closest)["👎"]["custom_id"], user=alice)).wait_final()
+        s = await bot.record.stats()
+        assert (s.asked, s.closest, s.refused) == (2, 1, 1)
+        assert [g.latest_question for g in s.unanswered] == ["Who won the Stanley Cup?", "How old is Zarif?"] or \
+            [g.latest_question for g in s.unanswered] == ["How old is Zarif?", "Who won the Stanley Cup?"]
+        assert s.voted_down[0].kind == "closest" and s.voted_down[0].passages == ("iran-canada-ties#9", "iran-canada-ties#5")
+        text = plain(str((await (await fd.slash("stats", {}, user=mod)).wait_final()).embeds[0]))
+        assert "closest 1 (50%)" in text and "How old is Zarif?" in text
         await fd.stop_bot()

@@ -221,7 +221,7 @@ async def test_a_failing_command_apologises_and_the_bot_keeps_serving(corpus_cop
         bot = await start(fd, corpus_copy)
         alice = fd.add_member("alice")
         original = bot.service.ask
-        monkeypatch.setattr(bot.service, "ask", lambda q: 1 / 0)
+        monkeypatch.setattr(bot.service, "ask", lambda q, **kw: 1 / 0)
         with caplog.at_level(logging.ERROR):
             sorry = await (await fd.slash("ask", {"question": "black boxes"}, user=alice)).wait_final()
         assert sorry.ephemeral and sorry.content.startswith("Sorry, something went wrong")
