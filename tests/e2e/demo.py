@@ -27,7 +27,7 @@ from tests.conftest import CORPUS
 
 from .fakediscord import FakeDiscord
 
-DEFAULT_QUESTIONS = ["Why did Canada close its embassy in Tehran?", "Who won the Stanley Cup?"]
+DEFAULT_QUESTIONS = ["Why did Canada close its embassy in Tehran?", "Who won the Stanley Cup?", "How old is Zarif?"]
 MANAGE_GUILD = discord.Permissions(manage_guild=True).value
 
 
@@ -100,13 +100,13 @@ async def main(questions: list[str]) -> None:
         show("bob: /ask question:Where are the black boxes? private:True", private.message)
 
         typed = await (await fd.autocomplete("ask", {"question": "Who is Mike Poole?", "story": "iran"}, "story",
-                                             user=alice)).wait_final()
-        print("\n--- alice types /ask story:iran… and Discord offers: "
+                                             user=bob)).wait_final()
+        print("\n--- bob types /ask story:iran… and Discord offers: "
               + "; ".join(f"{c['name']} [{c['value']}]" for c in typed.choices))
         story = typed.choices[0]["value"]
         narrowed = await (await fd.slash("ask", {"question": "Who is Mike Poole?", "story": story},
-                                         user=alice)).wait_final()
-        show(f"alice: /ask question:Who is Mike Poole? story:{story}", narrowed.message)
+                                         user=bob)).wait_final()
+        show(f"bob: /ask question:Who is Mike Poole? story:{story}", narrowed.message)
 
         said = await fd.send_user_message(bob, "what did Zarif propose to Champagne?")
         print(f"\n--- bob posts: {said.payload['content']}")

@@ -288,12 +288,15 @@ async def test_the_demo_shows_each_feature_and_stats_lists_what_it_recorded(tmp_
                   "¶8, quoted", "private:True   [private: only they see it]", "story:iran-canada-ties",
                   "Apps → Ask storybot", "mod: /stats", "Answers voted down"):
         assert shown in out, shown
-    assert "Sorry, something went wrong" not in out
+    assert "Sorry, something went wrong" not in out and "Slow down" not in out
+    assert "story:iran-canada-ties\nWho is Mike Poole?\n> **Mike Poole**" in out
     res = subprocess.run([sys.executable, "-m", "bot", "stats", "--json"], capture_output=True, text=True, cwd=ROOT,
                          timeout=60, env={"PATH": "", "DATA_DIR": str(tmp_path), "CORPUS_DIR": str(CORPUS)})
     stats = json.loads(res.stdout)
-    assert [g["latest_question"] for g in stats["unanswered"]] == ["Who won the Stanley Cup?"]
+    assert {g["latest_question"]: (g["refused"], g["closest"]) for g in stats["unanswered"]} == \
+        {"Who won the Stanley Cup?": (1, 0), "How old is Zarif?": (0, 1)}
     assert [v["question"] for v in stats["voted_down"]] == [demo.DEFAULT_QUESTIONS[0]]
+    assert stats["asked"] == 7
 
 
 async def test_a_slow_database_never_delays_an_answer(corpus_copy, sqlite_url, monkeypatch):
