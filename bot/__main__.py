@@ -176,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check", parents=[common], help="validate the corpus; exit 1 with its errors")
 
     st = sub.add_parser("stats", parents=[common], help="what members asked, what went unanswered, what was voted down")
-    st.add_argument("--days", type=_positive, default=None, metavar="N", help="only the last N days (default: all time)")
+    st.add_argument("--days", type=_positive, default=None, metavar="N",
+                    help="only the last N days (default: all time)")
     st.add_argument("--top", type=int, default=10, metavar="K", help="list at most K groups and answers (default 10)")
     st.add_argument("--json", action="store_true")
 

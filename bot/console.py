@@ -92,7 +92,8 @@ def render_stats(stats: Stats, style: Style) -> str:
         return f"{stats.share(kind):.0%}"
 
     span = f"in the last {stats.days} days" if stats.days else "all time"
-    lines = [f"{style.bold('Questions asked')} ({span}): {stats.asked} — answered {stats.answered} ({pct('answered')}), "
+    lines = [f"{style.bold('Questions asked')} ({span}): {stats.asked} — "
+             f"answered {stats.answered} ({pct('answered')}), "
              f"closest {stats.closest} ({pct('closest')}), refused {stats.refused} ({pct('refused')})",
              f"Votes: {stats.votes_up} 👍, {stats.votes_down} 👎"]
     lines.append("\n" + style.bold("Most asked without an answer") + " (what the corpus may be missing):")

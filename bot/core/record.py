@@ -376,7 +376,8 @@ class Record:
                 .order_by(func.count().desc(), func.max(replies.c.id).desc()).limit(top))).all()
             latest = {}
             if groups:
-                rows = (await conn.execute(select(replies).where(replies.c.id.in_([g.latest for g in groups])))).mappings()
+                wanted = replies.c.id.in_([g.latest for g in groups])
+                rows = (await conn.execute(select(replies).where(wanted))).mappings()
                 latest = {r["id"]: r for r in rows}
 
             vote_window = [votes.c.at >= since] if since else []
@@ -389,7 +390,8 @@ class Record:
                 .order_by(func.max(votes.c.at).desc()).limit(top))).all()
             asked = {}
             if voted:
-                rows = (await conn.execute(select(replies).where(replies.c.ask_id.in_([v.ask_id for v in voted])))).mappings()
+                wanted = replies.c.ask_id.in_([v.ask_id for v in voted])
+                rows = (await conn.execute(select(replies).where(wanted))).mappings()
                 asked = {r["ask_id"]: r for r in rows}
             totals = dict((await conn.execute(
                 select(votes.c.value, func.count()).where(*vote_window).group_by(votes.c.value))).all())

@@ -39,7 +39,8 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile(
     def __init__(self, ask_id: int, way: str) -> None:
         self.ask_id, self.way = ask_id, way
         super().__init__(discord.ui.Button(
-            emoji="👍" if way == UP else "👎", custom_id=f"vote:{ask_id}:{way}", style=discord.ButtonStyle.secondary))
+            emoji="👍" if way == UP else "👎", custom_id=f"vote:{ask_id}:{way}",
+            style=discord.ButtonStyle.secondary))
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button,

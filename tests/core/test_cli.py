@@ -127,8 +127,9 @@ def test_stats_json_lists_refused_questions_and_answers_voted_down(tmp_path):
         r = Record.open(tmp_path)
         for i, (kind, q) in enumerate([("answer", "Who is Mike Poole?"), ("refused", "Who won the Stanley Cup?"),
                                         ("refused", "stanley cup: who won"), ("closest", "Who won the cup?")]):
-            await r.add_reply(Reply(ask_id=i + 1, kind=kind, question=q, passages=("iran-canada-ties#17",) * (kind != "refused"),
-                                    member=r.member(42), corpus="abcd1234"))
+            shown = ("iran-canada-ties#17",) if kind != "refused" else ()
+            await r.add_reply(Reply(ask_id=i + 1, kind=kind, question=q, passages=shown, member=r.member(42),
+                                    corpus="abcd1234"))
         await r.vote(1, r.member(42), -1)
         await r.close()
 
@@ -137,7 +138,8 @@ def test_stats_json_lists_refused_questions_and_answers_voted_down(tmp_path):
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert (out["asked"], out["answered"], out["refused"], out["closest"]) == (4, 1, 2, 1)
-    assert out["unanswered"][0]["count"] == 2 and out["unanswered"][0]["words"] == search_words("Who won the Stanley Cup?")
+    top = out["unanswered"][0]
+    assert top["count"] == 2 and top["words"] == search_words("Who won the Stanley Cup?")
     assert [(v["question"], v["down"], v["passages"]) for v in out["voted_down"]] == \
         [("Who is Mike Poole?", 1, ["iran-canada-ties#17"])]
     text = storybot("stats", "--days", "7", DATA_DIR=str(tmp_path)).stdout
@@ -151,7 +153,8 @@ def test_ask_and_the_console_narrow_to_one_story(tmp_path, corpus_copy):
         "On July 18, 2020, Iran said the black boxes would be sent to France.\n")
     both = json.loads(storybot("ask", "black boxes", "--json", "--corpus", str(corpus_copy)).stdout)
     assert {p["doc_id"] for p in both["passages"]} == {"iran-canada-ties", "follow-up"}
-    one = json.loads(storybot("ask", "black boxes", "--story", "follow-up", "--json", "--corpus", str(corpus_copy)).stdout)
+    one = json.loads(storybot("ask", "black boxes", "--story", "follow-up", "--json",
+                              "--corpus", str(corpus_copy)).stdout)
     assert {p["doc_id"] for p in one["passages"]} == {"follow-up"}
     res = storybot("console", "--corpus", str(corpus_copy), stdin="/ask --story follow-up black boxes\n")
     assert "sent to France" in res.stdout and "paragraph 16" not in res.stdout
