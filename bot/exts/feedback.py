@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from ..core.answer import Answer, Quote
-from ..core.context import around, passage_ref, resolve_ref
+from ..core.context import context_of, passage_ref
 from ..core.record import RecordUnavailable, Reply
 from . import render
 
@@ -32,7 +32,7 @@ def shown_quotes(answer: Answer) -> tuple[Quote, ...]:
     return answer.quotes or answer.nearest
 
 
-class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile(r"vote:(?P<ask>\d+):(?P<way>up|down)")):
+class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile(r"vote:(?P<ask>\d{1,19}):(?P<way>up|down)")):
     """👍 or 👎 on the reply to the question ``ask`` (an interaction or message id). One vote per member:
     voting again replaces the vote."""
 
@@ -68,7 +68,8 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button], template=re.compile(
 
 
 class ContextButton(discord.ui.DynamicItem[discord.ui.Button],
-                    template=re.compile(r"ctx:(?P<refs>[0-9a-f]{8}#[0-9.]+(?: [0-9a-f]{8}#[0-9.]+)*)")):
+                    template=re.compile(r"ctx:(?P<refs>[0-9a-f]{8}#[0-9.]{1,12}(?:~[0-9a-f]{4})?"
+                                        r"(?: [0-9a-f]{8}#[0-9.]{1,12}(?:~[0-9a-f]{4})?){0,4})")):
     """"More context": privately, the paragraphs before and after each quoted one."""
 
     def __init__(self, refs: tuple[str, ...]) -> None:
@@ -83,20 +84,15 @@ class ContextButton(discord.ui.DynamicItem[discord.ui.Button],
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: StoryBot = interaction.client  # type: ignore[assignment]
-        documents = bot.service.snapshot.documents
-        contexts = []
-        for ref in self.refs:
-            pid = resolve_ref(ref, documents)
-            found = around(documents, pid) if pid else None
-            if found is not None:
-                contexts.append(found)
+        snap = bot.service.snapshot
+        contexts = [c for c in (context_of(ref, snap.documents, snap.passages) for ref in self.refs) if c is not None]
         await interaction.response.send_message(embeds=render.context_embeds(contexts), ephemeral=True)
 
 
 def context_refs(quotes: tuple[Quote, ...]) -> tuple[str, ...]:
     refs: list[str] = []
     for q in quotes:
-        ref = passage_ref(q.passage.id)
+        ref = passage_ref(q.passage.id, q.passage.text)
         if ref not in refs and len("ctx:" + " ".join([*refs, ref])) <= render.CUSTOM_ID:
             refs.append(ref)
     return tuple(refs)

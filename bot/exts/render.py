@@ -189,7 +189,8 @@ def context_embeds(contexts: Sequence[Context]) -> list[discord.Embed]:
         parts = []
         if c.before is not None:
             parts.append(f"*¶{c.paragraph - 1}*\n{cut_safe(c.before, piece)}")
-        parts.append(f"**¶{c.paragraph}, quoted**\n> {cut_safe(c.quoted, piece)}")
+        note = " (edited since it was quoted: this is how it reads now)" if c.changed else ""
+        parts.append(f"**¶{c.paragraph}, quoted**{note}\n> {cut_safe(c.quoted, piece)}")
         if c.after is not None:
             parts.append(f"*¶{c.paragraph + 1}*\n{cut_safe(c.after, piece)}")
         title = cut_safe(f"{c.document.title}, around paragraph {c.paragraph}", TITLE)

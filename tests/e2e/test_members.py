@@ -138,7 +138,15 @@ async def test_more_context_shows_the_paragraphs_around_privately(corpus_copy):
 
         await start(fd, corpus_copy, None)  # and after a restart
         again = await (await fd.click(answer, b["More context"]["custom_id"], user=alice)).wait_final()
-        assert again.embeds[0]["title"] == first["title"]
+        assert again.embeds[0]["title"] == first["title"] and "edited since" not in again.embeds[0]["description"]
+        await fd.stop_bot()
+
+        path = corpus_copy / "iran-canada-ties.md"
+        path.write_text(path.read_text().replace("shuttered the Canadian embassy", "closed the Canadian embassy"))
+        await start(fd, corpus_copy, None)  # the story was edited: the click says so, and shows it as it is now
+        edited = await (await fd.click(answer, b["More context"]["custom_id"], user=alice)).wait_final()
+        desc = plain(edited.embeds[0]["description"])
+        assert "¶8, quoted** (edited since it was quoted" in desc and "closed the Canadian embassy" in desc
         await fd.stop_bot()
 
 
