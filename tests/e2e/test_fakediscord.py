@@ -528,3 +528,36 @@ async def test_interaction_latency_100_echoes():
         assert len({r.id for r in fd.interactions}) == 100
         assert len({r.message_id for r in fd.interactions}) == 100
         await fd.stop_bot()
+
+
+async def test_message_commands_and_direct_messages():
+    """A message context-menu command gets its target message resolved, content included, without the message
+    content intent; a direct message lands in the member's DM channel, not in the guild's."""
+    async with FakeDiscord() as fd:
+        bot = commands.Bot(command_prefix=commands.when_mentioned, intents=discord.Intents.default(),
+                           help_command=None, guild_ready_timeout=0.05)
+        guild = discord.Object(id=fd.guild_id)
+
+        async def quote_it(interaction: discord.Interaction, message: discord.Message) -> None:
+            await interaction.user.send(f"you asked about: {message.content}", allowed_mentions=NO_PINGS)
+            await interaction.response.send_message(f"{message.author.name} said {message.content!r}",
+                                                    ephemeral=True)
+
+        bot.tree.add_command(app_commands.ContextMenu(name="Quote it", callback=quote_it), guild=guild)
+
+        async def setup_hook() -> None:
+            await bot.tree.sync(guild=guild)
+        bot.setup_hook = setup_hook  # type: ignore[method-assign]
+        await fd.start_bot(bot, "fake-token")
+        alice, bob = fd.add_member("alice"), fd.add_member("bob")
+        [menu] = [c for c in fd.synced_commands(guild_id=fd.guild_id) if c["name"] == "Quote it"]
+        assert menu["type"] == 3
+        said = await fd.send_user_message(alice, "the sky is green")
+        final = await (await fd.message_command("Quote it", said, user=bob)).wait_final()
+        assert final.ephemeral and final.content == "alice said 'the sky is green'"
+        [dm] = fd.dms(bob)
+        assert dm["content"] == "you asked about: the sky is green" and "guild_id" not in dm
+        assert fd.dms(alice) == [] and not any(m["content"].startswith("you asked") for m in fd.channel_history())
+        with pytest.raises(LookupError):
+            await fd.message_command("No such command", said, user=bob)
+        await fd.stop_bot()
