@@ -171,7 +171,8 @@ class Story(commands.Cog):
                                                 ephemeral=True)
 
     @app_commands.command()
-    @app_commands.describe(year="Only events in this year", contains="Only events whose sentence has this word")
+    @app_commands.describe(year="Only events in this year",
+                           contains="Only events whose sentence has this word (in any form: embassy, embassies)")
     async def timeline(self, interaction: discord.Interaction,
                        year: Optional[app_commands.Range[int, 1000, 9999]] = None,
                        contains: Optional[app_commands.Range[str, 1, MAX_CONTAINS]] = None) -> None:
