@@ -1,31 +1,29 @@
 """A question -> an Answer: verbatim quotes with highlights and citations, the closest the story comes, or a
 refusal.
 
-1. The question is read the way members write it: mentions, links and greetings are dropped, and question
-   phrases ("how many", "what year", "exactly") are not search words (``read_question``).
+1. The question is read the way members write it (``question.py``): mentions, links and chatter are dropped,
+   question phrases ("how many", "what year", "exactly") are not search words, typos are corrected.
 2. BM25 ranks the passages, raised for giving the kind of answer asked for (a date, a number, a person, a
    place: ``kinds.py``), optionally mixed with a semantic similarity (``semantic.py``).
-3. The confidence rule (``AnswerRule``) picks one of three replies: the passage covers enough of the
-   question's information, gives the kind of answer asked for, and is close enough in meaning -> an answer;
-   it shares something distinctive with the question -> "the closest the story comes"; nothing -> a refusal.
+3. The confidence rule (``AnswerRule``) picks one of three replies: the best passage holds enough of the
+   question's information (and the kind of answer asked for) -> an answer; it is related to the question
+   (a name in common, or enough information or meaning) -> "the closest the story comes"; else a refusal.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from functools import lru_cache
-from dataclasses import dataclass, field
-from typing import Literal, Mapping, Protocol, Sequence
+from dataclasses import dataclass
+from typing import Literal, Mapping, Sequence
 from urllib.parse import quote
 
 import numpy as np
-from lemminflect import getAllLemmas
 
 from .corpus import Document
 from .index import Bm25Index
 from .kinds import Kind, asked_kind, spans
 from .passages import Passage
+from .question import Semantic, read_words
 from .text import Token, tokens
 
 MAX_QUESTION_CHARS = 1000
@@ -43,6 +41,7 @@ class AnswerRule:
     """Below this confidence, and less similar in meaning than ``related_similarity``, nothing is related:
     a refusal."""
     related_similarity: float = 0.21
+    """...unless it shares a word with the question and is at least this similar in meaning."""
     unknown_weight: float = 0.5
     """A question word no story contains weighs this share of the rarest word's information (a name the
     stories do not know, capitalised inside the question, weighs all of it)."""
@@ -54,19 +53,20 @@ class AnswerRule:
     """How much a passage gains for having the question's neighbouring words side by side."""
     semantic_weight: float = 1.0
     """How much the semantic similarity adds to a passage's normalised BM25 score."""
-    semantic_floor: float = -1.0
-    """An answer needs at least this cosine similarity (when a semantic model is loaded)."""
     lexical_closest_at: float = 0.3
     """Without the semantic model: below this confidence, a refusal."""
     close_ratio: float = 0.6
     """Quote more passages while they score at least this share of the best one."""
     max_quotes: int = 3
+    max_nearest: int = 2
     candidates: int = 8
     """How many of BM25's best passages the rule re-ranks."""
+    semantic_candidates: int = 3
+    """Passages closest in meaning that are ranked even when they share no word with the question."""
 
     def vouches(self, c: _Candidate) -> bool:
         """The passage answers the question: reply 1."""
-        return c.confidence >= self.answer_at and (c.similarity is None or c.similarity >= self.semantic_floor)
+        return c.confidence >= self.answer_at
 
     def relates(self, c: _Candidate) -> bool:
         """The passage is related to the question: reply 2 if it does not answer it, else a refusal."""
@@ -75,9 +75,6 @@ class AnswerRule:
         if c.similarity is None:
             return c.confidence >= self.lexical_closest_at
         return c.confidence >= self.closest_at or (bool(c.matched) and c.similarity >= self.related_similarity)
-    max_nearest: int = 2
-    semantic_candidates: int = 3
-    """Passages closest in meaning that are ranked even when they share no word with the question."""
 
 
 @dataclass(frozen=True)
@@ -119,44 +116,6 @@ class Answer:
         return "answer" if self.quotes else "closest" if self.nearest else "refused"
 
 
-class Semantic(Protocol):
-    """A sentence-embedding model's view of the loaded passages (``semantic.py``)."""
-
-    def similarities(self, question: str, positions: Sequence[int]) -> np.ndarray: ...
-
-    def nearest(self, question: str, k: int, within: tuple[int, int] | None) -> list[int]: ...
-
-    def synonyms(self, word: str, term: str | None) -> dict[str, float]: ...
-
-
-# --- reading the question -------------------------------------------------------------------------------------
-
-_NOISE = re.compile(
-    r"<(?:@[!&]?|#)\d+>"  # user, role and channel mentions
-    r"|<a?:\w+:\d+>"  # custom emoji
-    r"|@(?:everyone|here)\b|@\w+"  # @everyone, @storybot
-    r"|https?://\S+",
-    re.I,
-)
-_QUESTION_PHRASES = re.compile(
-    r"\bhow\s+(?:many|much|old|long|far|often|soon|big|large|tall)\b"
-    r"|\b(?:what|which)\s+(?:year|date|day|month|decade|century|time|city|country|place|town|person)\b"
-    r"|\b(?:what|which)\s+(?:kind|kinds|type|types|sort|sorts)\s+of\b"
-    r"|\b(?:exactly|ever|actually|really|approximately|roughly|precisely|specifically|basically|anyway"
-    r"|btw|pls|plz|lol|storybot|bot|guys|someone|anyone|u|ur|rn"
-    # light verbs: in a question they carry the grammar, not the topic ("how do I make banana bread")
-    r"|make|makes|made|making|get|gets|getting|go|goes|going|went|gone|take|takes|taking|come|comes|coming"
-    r"|want|wants|need|needs|think|thinks|happen|happens|happened|mean|means|seem|seems|try|let|see|look"
-    r"|looks|give|gives|work|works)\b",
-    re.I,
-)
-
-
-def read_question(question: str) -> str:
-    """The words to search for: the question without mentions, links, emoji and question phrases."""
-    return _QUESTION_PHRASES.sub(" ", _NOISE.sub(" ", question))
-
-
 # --- answering ----------------------------------------------------------------------------------------------
 
 
@@ -177,17 +136,12 @@ def answer(
     if len(q) > MAX_QUESTION_CHARS:
         return Answer(question, refusal=f"That question is too long for me: please ask in under {MAX_QUESTION_CHARS:,} characters.")
 
-    cleaned = read_question(q)
-    words = [_read_word(cleaned, tok, index, rule, semantic) for tok in tokens(cleaned)]
+    words = read_words(q, index, unknown_weight=rule.unknown_weight, semantic=semantic)
     if not words:
         return Answer(question, refusal=_REPHRASE)
-    words = list({w.text: w for w in words}.values())  # each word once
     terms = [w.term for w in words if w.term is not None]
     expansions = [e for w in words for e in w.expansions if e not in terms]
     missing = [w.text for w in words if w.term is None]
-    rarest = _information(index, "")  # a word in no passage
-    for w in words:
-        w.weight = _information(index, w.term) if w.term is not None else w.weight * rarest
     total = sum(w.weight for w in words)
     names = {w.term for w in words if w.name and w.term is not None}
     kind = asked_kind(q)
@@ -253,42 +207,6 @@ def answer(
                   refusal=_not_sure(None if top.fits else kind, missing), confidence=top.confidence)
 
 
-@dataclass(eq=False)
-class _Word:
-    """One word of the question, as the answer rule reads it."""
-
-    text: str
-    term: str | None
-    """Its index term, spelling corrected; None if no story contains it."""
-    weight: float
-    """Its information (idf); for an unknown word, first the share of the rarest word's it will weigh."""
-    name: bool = False
-    """Not a word of English's dictionary ("Poole", "Zarif")."""
-    expansions: dict[str, float] = field(default_factory=dict)
-    """Words of the stories that mean much the same (the semantic stage), with their similarity."""
-
-    def credit(self, matched: set[str]) -> float:
-        """How much of this word a passage that contains ``matched`` gives: all of it, or a synonym's share."""
-        if self.term in matched:
-            return 1.0
-        return max((sim for term, sim in self.expansions.items() if term in matched), default=0.0)
-
-
-def _read_word(cleaned: str, tok: Token, index: Bm25Index, rule: AnswerRule, semantic: Semantic | None) -> _Word:
-    text = cleaned[tok.start : tok.end].lower()
-    # an English word is what the member meant ("place" is not a typo of "plane"); others may be typos
-    term = tok.term if tok.term in index.vocabulary or _english(text) else index.correct(tok.term)
-    if term is not None and term not in index.vocabulary:
-        term = None
-    bare = text.removesuffix("'s").removesuffix("\u2019s")
-    name = bare.isalpha() and not _english(bare)
-    # a name the stories do not know ("United Kingdom", capitalised inside the question) weighs as much as
-    # the rarest word: the question is about something else
-    unknown = 1.0 if tok.start > 0 and cleaned[tok.start].isupper() else rule.unknown_weight
-    expansions = semantic.synonyms(bare, term) if semantic is not None and not name else {}
-    return _Word(text, term, unknown, name, expansions)
-
-
 @dataclass(frozen=True, eq=False)
 class _Candidate:
     position: int
@@ -324,18 +242,6 @@ def _near(found: list[tuple[int, int]], words: tuple[Token, ...], matched: set[s
     """Whether the passage states the kind asked for within ``reach`` characters of a word that matched."""
     at = [w.start for w in words if w.term in matched]
     return any(start - reach <= a <= end + reach for start, end in found for a in at)
-
-
-@lru_cache(maxsize=65536)
-def _english(word: str) -> bool:
-    """A word of English's dictionary (lemminflect's), in any form."""
-    return bool(getAllLemmas(word)) or bool(getAllLemmas(word.rstrip("s")))
-
-
-def _information(index: Bm25Index, term: str) -> float:
-    """A smooth, always-positive idf (Lucene's), so that common words still count a little."""
-    n, df = index.size, index.document_frequency(term)
-    return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
 
 def _highlights(text: str, matched: set[str]) -> tuple[tuple[int, int], ...]:
