@@ -1,10 +1,15 @@
-"""The command line, run as a user would, with the exact JSON shapes other tools read."""
+"""The command line, run as a user would, with the exact JSON shapes other tools read.
+
+Each call starts an interpreter (about 0.8 s): the tests that start two or more are marked ``slow``, so that
+``./dev test -m "not slow"`` keeps one quick test of each command."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import CORPUS, ROOT
 
@@ -24,6 +29,7 @@ def test_ask_json_shape():
     assert isinstance(first["score"], float)
 
 
+@pytest.mark.slow
 def test_ask_refuses_off_topic():
     out = json.loads(storybot("ask", "Who won the Stanley Cup?", "--json").stdout)
     assert out == {"question": "Who won the Stanley Cup?", "answered": False, "passages": [], "nearest": []}
@@ -31,6 +37,7 @@ def test_ask_refuses_off_topic():
     assert out["passages"] == out["nearest"] == []
 
 
+@pytest.mark.slow
 def test_ask_the_issues_examples():
     killed = json.loads(storybot("ask", "How many Canadians were killed?", "--json").stdout)
     assert killed["answered"] and killed["passages"][0]["paragraph"] == 4
@@ -40,6 +47,7 @@ def test_ask_the_issues_examples():
     assert "paragraph 4" in shot and "mistakenly **shot down" in shot
 
 
+@pytest.mark.slow
 def test_ask_closest_has_nearest_passages_and_says_so():
     res = storybot("ask", "How old is Zarif?")
     assert res.stdout.startswith("The story may not answer this")
@@ -57,6 +65,7 @@ def test_ask_many_from_stdin_one_object_a_line_in_order():
     assert [x["answered"] for x in lines] == [True, False, False, True]
 
 
+@pytest.mark.slow
 def test_timeline_json_is_chronological_with_precision():
     events = json.loads(storybot("timeline", "--json").stdout)["events"]
     assert set(events[0]) == {"date", "precision", "text", "passage_id", "doc_id"}
@@ -79,6 +88,7 @@ def test_sources_json():
     }]}
 
 
+@pytest.mark.slow
 def test_check_names_the_broken_file_without_a_traceback(corpus_copy):
     assert storybot("check", "--corpus", str(corpus_copy)).returncode == 0
     (corpus_copy / "follow-up.md").write_text("---\ntitle: Follow-up\npublished: 2020-13-45\n---\nText.\n")
@@ -103,6 +113,7 @@ def test_console_says_when_a_command_is_unknown_and_takes_several_years():
     assert "up to 1,000 characters" in res.stdout  # the one question-length limit
 
 
+@pytest.mark.slow
 def test_read_only_commands_never_say_nothing_was_changed(corpus_copy):
     (corpus_copy / "broken.md").write_text("---\ntitle: Broken\npublished: 2020-13-45\n---\nText.\n")
     for args in (["ask", "black boxes"], ["timeline"], ["sources"], ["check"]):
@@ -118,6 +129,7 @@ def test_too_long_questions_are_refused_with_the_limit():
     assert "under 1,000 characters" in out.stdout
 
 
+@pytest.mark.slow
 def test_stats_json_lists_refused_questions_and_answers_voted_down(tmp_path):
     import asyncio
 
@@ -147,6 +159,7 @@ def test_stats_json_lists_refused_questions_and_answers_voted_down(tmp_path):
     assert "“stanley cup: who won”" in text  # the latest of its group
 
 
+@pytest.mark.slow
 def test_ask_and_the_console_narrow_to_one_story(tmp_path, corpus_copy):
     (corpus_copy / "follow-up.md").write_text(
         "---\ntitle: Iran agrees to send the black boxes abroad\npublished: 2020-07-18\n---\n"

@@ -44,7 +44,6 @@ PROPERTIES = settings(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "reliability: the fault, load and hostile-input suite (tests/reliability)")
-    config.addinivalue_line("markers", "slow: takes more than a few seconds; still runs in CI")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

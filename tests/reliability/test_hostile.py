@@ -238,6 +238,7 @@ def story_file(title: str, paragraphs: list[str], *, url: str | None, publisher:
     return f"---\n{header}\n---\n" + "\n\n".join(paragraphs) + "\n"
 
 
+@pytest.mark.slow
 @PROPERTIES
 @given(title=line_text, paragraphs=st.lists(paragraph, min_size=1, max_size=6),
        link=url, publisher=st.one_of(st.none(), line_text), data=st.data())
