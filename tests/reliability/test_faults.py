@@ -56,6 +56,7 @@ async def all_answered(asks: list[InteractionRecord]) -> list[float]:
 
 @pytest.mark.asyncio
 @pytest.mark.e2e
+@pytest.mark.slow
 async def test_gateway_drops_are_resumed_and_no_question_is_lost(corpus_dir):
     """A TCP abort, a resumable close frame and a RECONNECT request, with questions arriving throughout: the
     bot resumes its session each time, the stand-in replays what it missed, and every question is answered."""
@@ -139,6 +140,7 @@ async def test_an_invalidated_session_is_identified_again(corpus_dir):
 
 @pytest.mark.asyncio
 @pytest.mark.e2e
+@pytest.mark.slow
 async def test_429s_are_waited_out_and_the_answers_still_arrive(corpus_dir):
     """429 with retry_after on the interaction callback (per-route and global), on a mention's reply and on
     /reload's followup: discord.py waits as told and sends again; every answer arrives, none is lost."""
@@ -172,24 +174,6 @@ async def test_429s_are_waited_out_and_the_answers_still_arrive(corpus_dir):
            mention_reply_retried=True, reload_followup_retried=True, lost=0)
 
 
-@pytest.mark.asyncio
-@pytest.mark.e2e
-async def test_a_500_on_the_reload_followup_is_retried(corpus_dir):
-    """One 500 on /reload's followup (the reply after the defer): discord.py tries again a second later and
-    the moderator sees the report."""
-    with captured_logs() as logs:
-        async with FakeDiscord() as fd:
-            await start_bot(fd, corpus_dir)
-            admin = fd.add_member("admin", permissions=MANAGE_GUILD)
-            (corpus_dir / "follow-up.md").write_text(FOLLOW_UP, encoding="utf-8")
-            fault = fd.fail_next("POST", followups(fd), status=500)
-            done = await (await fd.slash("reload", {}, user=admin)).wait_final(timeout=10)
-            assert fault.exhausted and done.ephemeral and done.embeds[0]["title"] == "Corpus reloaded"
-            assert [r.status for r in fd.requests_to("POST", followups(fd))] == [500, 200]
-            await fd.stop_bot()
-    assert not logs.errors(), describe(logs.errors())
-
-
 @pytest.fixture
 def backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """discord.py's retry back-off for interaction responses, a hundred times shorter; returns the delays it
@@ -208,6 +192,25 @@ def backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     fast = types.SimpleNamespace(**(vars(asyncio) | {"sleep": sleep}))
     monkeypatch.setattr(discord.webhook.async_, "asyncio", fast)
     return asked
+
+
+@pytest.mark.asyncio
+@pytest.mark.e2e
+async def test_a_500_on_the_reload_followup_is_retried(corpus_dir, backoff):
+    """One 500 on /reload's followup (the reply after the defer): discord.py tries again after its back-off of
+    a second (shortened by the ``backoff`` fixture) and the moderator sees the report."""
+    with captured_logs() as logs:
+        async with FakeDiscord() as fd:
+            await start_bot(fd, corpus_dir)
+            admin = fd.add_member("admin", permissions=MANAGE_GUILD)
+            (corpus_dir / "follow-up.md").write_text(FOLLOW_UP, encoding="utf-8")
+            fault = fd.fail_next("POST", followups(fd), status=500)
+            done = await (await fd.slash("reload", {}, user=admin)).wait_final(timeout=10)
+            assert fault.exhausted and done.ephemeral and done.embeds[0]["title"] == "Corpus reloaded"
+            assert [r.status for r in fd.requests_to("POST", followups(fd))] == [500, 200]
+            assert backoff == [1]
+            await fd.stop_bot()
+    assert not logs.errors(), describe(logs.errors())
 
 
 @pytest.mark.asyncio
@@ -415,6 +418,7 @@ RELOADS = 150
 
 
 @pytest.mark.asyncio
+@pytest.mark.slow
 @pytest.mark.parametrize("how,cached", [("atomic", False), ("atomic", True), ("in-place", False)],
                          ids=["atomic", "atomic-cache", "in-place"])
 async def test_a_story_rewritten_during_reloads(corpus_dir, tmp_path, how, cached):
