@@ -55,6 +55,27 @@ def table(rows: list[dict], machine: dict, args) -> str:
             lines.append(
                 f"| {size} | rank-bm25 | {_s(ref.get('cold_s'))} | — | {ref['peak_cold_mib']:.0f} / — | — "
                 f"| {_ms(ref['search'], 'p50')} / {_ms(ref['search'], 'p99')} | {note} | (reference) | — | — | — |")
+    spelled = [row for row in rows if row.get("storybot", {}).get("spelling")]
+    if spelled:
+        lines += [
+            "",
+            "Spelling correction per question (`Bm25Index.corrections`, nothing remembered; each question's best "
+            "of 3 runs), p50 / p99 / max in ms, and the most exact ratios and candidates one word took:",
+            "",
+            "| passages | index terms | bench questions | typos | anagrams | shuffled | hunted | worst case "
+            "| whole answer to the worst kind p50 / p99 (ms) |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        kinds = ("typos", "anagrams", "shuffled", "hunted")
+        for row in spelled:
+            sp = row["storybot"]["spelling"]
+            cell = {k: f"{sp[k]['p50']:.3f} / {sp[k]['p99']:.3f} / {sp[k]['max']:.3f}"
+                       + (f" ({sp[k]['most_ratios_per_word']}, {sp[k]['most_candidates_per_word']})"
+                          if "most_ratios_per_word" in sp[k] else "") for k in ("questions", *kinds)}
+            worst = max(sp[k]["max"] for k in kinds)
+            lines.append(f"| {row['size']:,} | {sp.get('terms', '—')} | {cell['questions']} | "
+                         + " | ".join(cell[k] for k in kinds)
+                         + f" | **{worst:.3f}** | {_ms(sp['ask_worst'], 'p50')} / {_ms(sp['ask_worst'], 'p99')} |")
     loads = [v for row in rows for engine in ("storybot", "rank-bm25") for key in ("load_average",)
              for v in row.get(engine, {}).get(key, [])]
     if loads:
@@ -73,6 +94,11 @@ def table(rows: list[dict], machine: dict, args) -> str:
         "`get_scores(tokens)` then `argsort` for the top 5 (what `get_top_n` does).",
         "- **same top 5**: questions whose top 5 passages and scores are bit-for-bit rank-bm25's (BM25Okapi, "
         "k1=1.5, b=0.75, epsilon=0.25, the index's parameters; equal scores in passage order).",
+        "- **spelling**: the question words the index lacks, each looked up as `spelling.py` does (at most 4 a "
+        "question, 64 candidates and 8 exact difflib ratios a word). *typos*: 300-character questions of story "
+        "words with one typo each; *anagrams*: story words with their letters shuffled; *shuffled*: the same, "
+        "first letter kept (so each word lands among its neighbours); *hunted*: the 200 words, of 10,000 "
+        "shuffled or misspelt ones, that took the most work.",
         "- **loop lag**: how late a 5 ms `asyncio.sleep` ticker wakes up while `StoryService.reload_async()` "
         "rebuilds the corpus with no cache (the worst case: a moderator edited a story) and writes the "
         "cache, with `StoryService.ask` called on the loop every 10 ms meanwhile.",

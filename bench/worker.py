@@ -1,7 +1,8 @@
 """One measurement in a fresh process, so that its peak memory is its own: ``python -m bench.worker TASK``.
 
 Tasks: ``storybot-cold`` (start with an empty cache, then time questions), ``storybot-warm`` (start from the
-cache), ``storybot-reload`` (event-loop lag while ``reload_async`` rebuilds the corpus and questions are
+cache), ``storybot-spelling`` (spelling correction's cost per question, ordinary and adversarial),
+``storybot-reload`` (event-loop lag while ``reload_async`` rebuilds the corpus and questions are
 answered), ``rank-bm25`` (plain BM25Okapi on the same tokens, then time questions). Prints one JSON object.
 """
 
@@ -149,6 +150,113 @@ def storybot_reload(args) -> dict:
     return out
 
 
+def adversarial_questions(vocabulary, kind: str, count: int, seed: int, chars: int = 300) -> list[str]:
+    """``count`` questions of ``chars`` characters built to make spelling correction work hard: story words
+    with their letters shuffled (``shuffled``: the first letter kept, so each lands among its neighbours;
+    ``anagrams``: all shuffled), one typo in each word (``typos``), or the words that cost the most to look up
+    (``hunted``: the worst 200 of 10,000 shuffled and misspelt words)."""
+    import random
+
+    from bot.core.spelling import Speller
+    from bot.core.text import stem
+
+    rnd = random.Random(seed)
+    known = set(vocabulary)
+    words = [w for w in vocabulary if w.isalpha() and len(w) >= 5]
+
+    def shuffle(w: str, keep_first: bool) -> str:
+        rest = list(w[1:] if keep_first else w)
+        rnd.shuffle(rest)
+        return (w[0] if keep_first else "") + "".join(rest)
+
+    def typo(w: str) -> str:
+        i = rnd.randrange(len(w))
+        c = rnd.choice("abcdefghijklmnopqrstuvwxyz")
+        return rnd.choice([w[:i] + w[i + 1:], w[:i] + c + w[i:], w[:i] + c + w[i + 1:],
+                           w[:i] + w[i + 1:i + 2] + w[i:i + 1] + w[i + 2:]])
+
+    if kind == "hunted":  # the words that cost the most to look up: most exact ratios, then most candidates
+        speller = Speller(vocabulary)
+        tried = {stem(f(w)) for w in rnd.sample(words, min(5000, len(words)))
+                 for f in (lambda w: shuffle(w, True), typo)}
+        work = {}
+        for t in sorted(tried - known):
+            speller.correct(t)
+            work[t] = speller.work[::-1]
+        pool = sorted(work, key=lambda t: (work[t], len(t)), reverse=True)[:200]
+    else:
+        pool = None
+    out = []
+    for _ in range(count):
+        picked: list[str] = []
+        while len(" ".join(picked)) < chars:
+            if pool is not None:
+                picked.append(rnd.choice(pool))
+            else:
+                w = rnd.choice(words)
+                picked.append(typo(w) if kind == "typos" else shuffle(w, kind == "shuffled"))
+        out.append(" ".join(picked)[:chars])
+    return out
+
+
+def best_of(fn, items, repeats: int = 3) -> list[float]:
+    """Each item's best time of ``repeats`` (on a shared machine, a pause is not the item's cost)."""
+    for item in items[:WARMUP]:
+        fn(item)
+    out = []
+    for item in items:
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn(item)
+            times.append(time.perf_counter() - t)
+        out.append(min(times))
+    return out
+
+
+def storybot_spelling(args) -> dict:
+    """Spelling correction's cost per question (``Bm25Index.corrections`` with nothing remembered), for the
+    bench questions and for adversarial ones; and the whole answer to the worst of those."""
+    from bot.core.service import StoryService
+    from bot.core.text import tokenize
+
+    service = StoryService.open(args.corpus, cache_dir=args.cache)
+    index = service.snapshot.index
+    vocabulary = list(index.vocabulary)
+
+    def corrections(toks):
+        index._speller.forget()
+        index.corrections(toks)
+
+    normal = [tokenize(q) for q in json.loads(Path(args.questions).read_text())[: args.n]]
+    out = {"engine": "storybot", "passages": len(service.snapshot.passages), "terms": len(vocabulary),
+           "spelling": {"questions": percentiles(best_of(corrections, normal))}}
+    worst = ("", -1.0, [])
+    for kind in ("typos", "anagrams", "shuffled", "hunted"):
+        questions = adversarial_questions(vocabulary, kind, args.n, seed=11)
+        timed = best_of(corrections, [tokenize(q) for q in questions])
+        out["spelling"][kind] = percentiles(timed)
+        work = (0, 0)
+        for toks in [tokenize(q) for q in questions[:50]]:
+            for t in toks:
+                if t not in index.vocabulary:
+                    index._speller.forget()
+                    index.correct(t)
+                    work = max(work, index._speller.work[::-1])
+        out["spelling"][kind]["most_ratios_per_word"], out["spelling"][kind]["most_candidates_per_word"] = work
+        if out["spelling"][kind]["p99"] > worst[1]:
+            worst = (kind, out["spelling"][kind]["p99"], questions)
+    kind, _, questions = worst
+
+    def ask(q):
+        index._speller.forget()
+        service.ask(q)
+
+    out["spelling"]["worst"] = kind
+    out["spelling"]["ask_worst"] = percentiles(time_each(ask, questions))
+    return out
+
+
 def rank_bm25(args) -> dict:
     from bot.core.corpus import load_corpus
     from bot.core.index import Params
@@ -183,7 +291,7 @@ def rank_bm25(args) -> dict:
 
 
 TASKS = {"storybot-cold": storybot_cold, "storybot-warm": storybot_warm, "storybot-reload": storybot_reload,
-         "rank-bm25": rank_bm25}
+         "storybot-spelling": storybot_spelling, "rank-bm25": rank_bm25}
 
 
 def main(argv=None) -> int:

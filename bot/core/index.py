@@ -14,16 +14,17 @@ is several times faster than scattering into one, and there are few such terms.
 
 from __future__ import annotations
 
-import difflib
 import threading
 from bisect import bisect_left
 from array import array
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, Literal, Mapping, Sequence
+from typing import Callable, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import rank_bm25
+
+from .spelling import Speller
 
 Variant = Literal["okapi", "l", "plus"]
 
@@ -35,7 +36,6 @@ MAX_DENSE_BYTES = 256 * 1024 * 1024
 """Never spend more than this on dense columns."""
 _SAMPLE_STRIDE = 64
 _CHUNK = 1 << 20
-_CUTOFF = 0.8
 
 
 @dataclass(frozen=True)
@@ -178,9 +178,7 @@ class Bm25Index:
         if any(len(col) != n or not 0 <= t < v for t, col in self._dense.items()):
             raise ValueError("inconsistent dense columns")
         self._local = threading.local()
-        self._by_shape: dict[tuple[str, int], tuple[list[str], np.ndarray]] | None = None
-        self._corrections: dict[str, str | None] = {}
-        self._shapes()  # here, off the event loop, rather than at the first misspelt question
+        self._speller = Speller(self.vocabulary)  # here, off the event loop, not at the first misspelt question
         return self
 
     def _dense_columns(self) -> dict[int, np.ndarray]:
@@ -325,52 +323,17 @@ class Bm25Index:
         return out
 
     def correct(self, term: str) -> str | None:
-        """The indexed term closest in spelling to an unknown ``term`` ("embasi" -> "embassi"), or None.
+        """The indexed term closest in spelling to ``term`` ("embasi" -> "embassi"), itself when indexed, or
+        None (see ``spelling.py``)."""
+        return term if term in self.vocabulary else self._speller.correct(term)
 
-        ``difflib.get_close_matches`` over the indexed words of the same first letter and about the same
-        length; words whose letters could not reach the cutoff (difflib's own ``quick_ratio`` test, done
-        for the whole pool at once with numpy) are left out first, which changes nothing but the time.
-        """
-        if term in self.vocabulary:
-            return term
-        if len(term) < 5 or not term.isalpha():
-            return None
-        known = self._corrections.get(term, self)
-        if known is not self:
-            return known
-        shapes = self._shapes()
-        wanted = Counter(term)
-        pool: list[str] = []
-        for d in (-1, 0, 1):
-            bucket = shapes.get((term[0], len(term) + d))
-            if bucket is None:
-                continue
-            words, codes = bucket
-            matches = np.zeros(len(words), dtype=np.int64)
-            for char, count in wanted.items():
-                matches += np.minimum((codes == ord(char)).sum(axis=1), count)
-            possible = 2.0 * matches / (len(term) + codes.shape[1]) >= _CUTOFF
-            pool.extend(words[i] for i in np.flatnonzero(possible).tolist())
-        match = difflib.get_close_matches(term, pool, n=1, cutoff=_CUTOFF)
-        result = match[0] if match else None
-        if len(self._corrections) >= 10_000:
-            self._corrections.clear()
-        self._corrections[term] = result
-        return result
+    def corrector(self) -> Callable[[str], str | None]:
+        """``correct`` for the words of one question, with the question's lookups bounded (``spelling.py``)."""
+        return self._speller.corrector(self.vocabulary)
 
-    def _shapes(self) -> dict[tuple[str, int], tuple[list[str], np.ndarray]]:
-        """Indexed alphabetic words of 4 letters or more by (first letter, length), in vocabulary order,
-        with their characters' code points as a matrix."""
-        if self._by_shape is None:
-            shapes: dict[tuple[str, int], list[str]] = defaultdict(list)
-            for known in self.vocabulary:
-                if known.isalpha() and len(known) >= 4:
-                    shapes[known[0], len(known)].append(known)
-            self._by_shape = {
-                key: (words, np.array(words, dtype=f"<U{key[1]}").view(np.uint32).reshape(len(words), key[1]))
-                for key, words in shapes.items()
-            }
-        return self._by_shape
+    def corrections(self, terms: Sequence[str]) -> list[str | None]:
+        """``corrector()`` applied to each term of one question, in order."""
+        return list(map(self.corrector(), terms))
 
 
 def _kth_largest(values: np.ndarray, k: int) -> float:

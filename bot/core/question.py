@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 from lemminflect import getAllLemmas
@@ -82,11 +82,12 @@ class Word:
 def read_words(question: str, index: Bm25Index, *, unknown_weight: float, semantic: Semantic | None) -> list[Word]:
     """The question's search words, each once, in order."""
     cleaned = read_question(question)
+    correct = index.corrector()  # this question's spelling lookups, bounded (spelling.py)
     words: dict[str, Word] = {}
     for tok in tokens(cleaned):
         text = cleaned[tok.start : tok.end].lower()
         if text not in words:
-            words[text] = _read_word(cleaned, tok, text, index, unknown_weight, semantic)
+            words[text] = _read_word(cleaned, tok, text, index, unknown_weight, semantic, correct)
     return list(words.values())
 
 
@@ -98,9 +99,9 @@ def information(index: Bm25Index, term: str) -> float:
 
 
 def _read_word(cleaned: str, tok: Token, text: str, index: Bm25Index, unknown_weight: float,
-               semantic: Semantic | None) -> Word:
+               semantic: Semantic | None, correct: Callable[[str], str | None]) -> Word:
     # an English word is what the member meant ("place" is not a typo of "plane"); others may be typos
-    term = tok.term if tok.term in index.vocabulary or _english(text) else index.correct(tok.term)
+    term = tok.term if tok.term in index.vocabulary or _english(text) else correct(tok.term)
     if term is not None and term not in index.vocabulary:
         term = None
     bare = text.removesuffix("'s").removesuffix("\u2019s")
