@@ -7,12 +7,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .console import (Style, render_answer, render_corpus_error, render_sources,
                       render_timeline, run_console)
 from .core.answer import Answer, Quote
-from .core.corpus import CorpusError
+from .core.corpus import CorpusError, ignored_stories
+from .core.display import printable, shown
 from .core.service import StoryService
 from .settings import Settings, SettingsError, load_settings
 
@@ -40,14 +41,51 @@ def _quote_json(q: Quote) -> dict:
     }
 
 
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def json_line(obj: object) -> str:
+    """One line of JSON, UTF-8 text as it is, except what readers take for a line break (U+2028, U+2029,
+    U+0085): escaped, so that a line of output is always one object."""
+    text = json.dumps(obj, ensure_ascii=False)
+    for char, escape in _LINE_BREAKS.items():
+        text = text.replace(char, escape)
+    return text
+
+
 def _dump(obj: object) -> None:
-    print(json.dumps(obj, ensure_ascii=False))
+    """JSON output is UTF-8, whatever the terminal's encoding."""
+    line = json_line(obj) + "\n"
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(line)
+    else:
+        sys.stdout.flush()
+        buffer.write(line.encode("utf-8", "replace"))
+        buffer.flush()
+
+
+def _show(text: str, style: Style | None = None, *, file=None) -> None:
+    """Print text from stories, questions or file names with its control characters escaped."""
+    print(printable(text, styled=bool(style and style.tty)), file=file or sys.stdout)
+
+
+def stdin_lines() -> Iterator[str]:
+    """Standard input, one question a line: split on newlines only (not on the other characters Python
+    takes for line breaks), anything that is not UTF-8 replaced."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream (tests)
+        for line in sys.stdin:
+            yield line.rstrip("\n").removesuffix("\r")
+        return
+    for raw in stream:
+        yield raw.rstrip(b"\n").removesuffix(b"\r").decode("utf-8", "replace")
 
 
 def cmd_ask(args: argparse.Namespace, service: StoryService) -> int:
     style = Style(sys.stdout.isatty())
     if args.question == ["-"]:
-        questions = (line.rstrip("\n") for line in sys.stdin)
+        questions = stdin_lines()
     else:
         questions = iter([" ".join(args.question)])
     for question in questions:
@@ -55,7 +93,7 @@ def cmd_ask(args: argparse.Namespace, service: StoryService) -> int:
         if args.json:
             _dump(answer_json(ans))
         else:
-            print(render_answer(ans, style) + "\n")
+            _show(render_answer(ans, style) + "\n", style)
         sys.stdout.flush()
     return 0
 
@@ -70,7 +108,8 @@ def cmd_timeline(args: argparse.Namespace, service: StoryService) -> int:
             for e in events
         ]})
     else:
-        print(render_timeline(events, Style(sys.stdout.isatty()), limit=len(events) or 1))
+        style = Style(sys.stdout.isatty())
+        _show(render_timeline(events, style, limit=len(events) or 1), style)
     return 0
 
 
@@ -82,31 +121,51 @@ def cmd_sources(args: argparse.Namespace, service: StoryService) -> int:
             for s in sources
         ]})
     else:
-        print(render_sources(sources, Style(sys.stdout.isatty())))
+        style = Style(sys.stdout.isatty())
+        _show(render_sources(sources, style), style)
     return 0
 
 
 def cmd_check(args: argparse.Namespace, service: StoryService) -> int:
     snap = service.snapshot
-    print(f"OK: {len(snap.corpus.documents)} stories, {len(snap.passages)} passages, "
-          f"{len(snap.events)} timeline events in {args.corpus}/")
+    for warning in ignored_stories(args.corpus):
+        _show(f"warning: {warning}", file=sys.stderr)
+    _show(f"OK: {len(snap.corpus.documents)} stories, {len(snap.passages)} passages, "
+          f"{len(snap.events)} timeline events in {shown(str(args.corpus), 200)}/")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace, service: StoryService) -> int:
-    from .evaluate import Score, evaluate
+    from .evaluate import QuestionSet, QuestionSetError, Score, evaluate
 
     service.semantic = not args.lexical
-    scores = evaluate(service, *args.questions, baseline=not args.no_baseline)
-    print(Score.header())
+    try:
+        for path in args.questions:
+            qs = QuestionSet.load(path)
+            missing = [story for story in qs.stories if not story.is_file()]
+            if missing:
+                raise QuestionSetError(f"{shown(str(path), 120)} lists the story file {shown(str(missing[0]), 120)}, "
+                                       "which does not exist")
+            if not qs.stories and qs.story not in service.snapshot.documents:
+                raise QuestionSetError(f"{shown(str(path), 120)} is about the story '{shown(qs.story)}', which "
+                                       "is not in the corpus (`./dev sources` lists the story ids)")
+    except QuestionSetError as exc:
+        _show(f"storybot: {exc}.", file=sys.stderr)
+        return 2
+    try:
+        scores = evaluate(service, *args.questions, baseline=not args.no_baseline)
+    except CorpusError as exc:  # a set's own stories
+        _show(render_corpus_error(exc), file=sys.stderr)
+        return 1
+    _show(Score.header())
     for s in scores:
-        print(s.row())
+        _show(s.row())
     if args.verbose:
         for s in scores:
             if s.engine != "storybot":
                 continue
             for miss in s.misses:
-                print(f"  {s.set} ({s.engine}): {miss}")
+                _show(f"  {s.set} ({s.engine}): {miss}")
     return 0
 
 
@@ -193,12 +252,23 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"ask": cmd_ask, "timeline": cmd_timeline, "sources": cmd_sources, "check": cmd_check, "eval": cmd_eval}
 
 
+def _forgiving_streams() -> None:
+    """Text that cannot be encoded or decoded is replaced, never a traceback halfway through the output."""
+    for stream, errors in ((sys.stdout, "backslashreplace"), (sys.stderr, "backslashreplace"),
+                           (sys.stdin, "replace")):
+        try:
+            stream.reconfigure(errors=errors)  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _forgiving_streams()
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"storybot: {exc}", file=sys.stderr)
+        _show(f"storybot: {exc}", file=sys.stderr)
         return 2
     if args.corpus is None:
         args.corpus = settings.corpus_dir
@@ -214,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         service = StoryService.open(args.corpus, cache_dir=settings.cache_dir)
     except CorpusError as exc:
-        print(render_corpus_error(exc), file=sys.stderr)
+        _show(render_corpus_error(exc), file=sys.stderr)
         return 1
     if args.command == "console":
         return run_console(service)

@@ -9,6 +9,7 @@ from typing import Callable, TextIO
 
 from .core.answer import MAX_QUESTION_CHARS, Answer
 from .core.corpus import CorpusError
+from .core.display import printable
 from .core.record import Stats
 from .core.service import ReloadReport, Source, StoryService
 from .core.timeline import Event
@@ -182,8 +183,8 @@ def run_console(service: StoryService, stdin: TextIO = sys.stdin, stdout: TextIO
         except ImportError:
             pass
         docs = service.sources()
-        print(f"storybot console — {len(docs)} stor{'y' if len(docs) == 1 else 'ies'} loaded "
-              f"from {service.folder}/. Ask a question, or /help.", file=stdout)
+        print(printable(f"storybot console — {len(docs)} stor{'y' if len(docs) == 1 else 'ies'} loaded "
+                        f"from {service.folder}/. Ask a question, or /help."), file=stdout)
     while True:
         try:
             line = input("> ") if interactive and stdin is sys.stdin else stdin.readline()
@@ -195,8 +196,8 @@ def run_console(service: StoryService, stdin: TextIO = sys.stdin, stdout: TextIO
         if not line.strip():
             continue
         if not interactive:
-            print(f"> {line.strip()}", file=stdout)
+            print(printable(f"> {line.strip()}"), file=stdout)
         out = handle(line, service, style)
         if out is None:
             return 0
-        print(out + "\n", file=stdout, flush=True)
+        print(printable(out, styled=style.tty) + "\n", file=stdout, flush=True)

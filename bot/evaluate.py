@@ -31,12 +31,19 @@ from typing import Callable, Iterator
 
 import yaml
 
+from .core.display import shown
+from .core.files import NotAFile, open_regular
 from .core.index import Params
 from .core.service import StoryService
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION_SETS = ROOT / "tests" / "data" / "questions"
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks" / "squad2"
+MAX_BYTES = 16 * 1024 * 1024
+
+
+class QuestionSetError(ValueError):
+    """A question set cannot be read; the message names the file and says why, in one sentence."""
 
 
 @dataclass(frozen=True)
@@ -52,21 +59,45 @@ class QuestionSet:
     @classmethod
     def load(cls, path: str | Path) -> QuestionSet:
         path = Path(path)
-        if path.suffix == ".json":
-            return cls._squad(path)
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return cls(
-            name=path.stem,
-            story=data["story"],
-            answerable=tuple((item["q"], frozenset(item["paragraphs"])) for item in data.get("answerable") or ()),
-            hard_negatives=tuple(data.get("hard_negatives") or ()),
-            offtopic=tuple(data.get("offtopic") or ()),
-            stories=tuple(ROOT / s for s in data.get("stories") or ()),
-        )
+        name = shown(str(path), 120)
+        try:
+            with open_regular(path) as f:
+                raw = f.read(MAX_BYTES + 1)
+        except NotAFile as exc:
+            raise QuestionSetError(f"{name} {exc.strerror}") from None
+        except OSError as exc:
+            raise QuestionSetError(f"{name} cannot be read ({exc.strerror or exc})") from None
+        if len(raw) > MAX_BYTES:
+            raise QuestionSetError(f"{name} is over {MAX_BYTES:,} bytes: not a question set")
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        try:
+            text = raw.decode("utf-8")
+            data = json.loads(text) if kind == "JSON" else yaml.safe_load(text)
+        except UnicodeDecodeError:
+            raise QuestionSetError(f"{name} is not UTF-8 text; save it as UTF-8") from None
+        except (ValueError, yaml.YAMLError, RecursionError):
+            raise QuestionSetError(f"{name} is not valid {kind}") from None
+        try:
+            if kind == "JSON":
+                return cls._squad(path, data)
+            if not isinstance(data, dict) or not isinstance(data.get("story"), str):
+                raise TypeError
+            return cls(
+                name=path.stem,
+                story=data["story"],
+                answerable=tuple((str(item["q"]), frozenset(int(p) for p in item["paragraphs"]))
+                                 for item in data.get("answerable") or ()),
+                hard_negatives=tuple(str(q) for q in data.get("hard_negatives") or ()),
+                offtopic=tuple(str(q) for q in data.get("offtopic") or ()),
+                stories=tuple(ROOT / str(s) for s in data.get("stories") or ()),
+            )
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise QuestionSetError(
+                f"{name} is not a question set: it needs `story:` (a story id), `answerable:` (items with `q:` "
+                "and `paragraphs:`), `hard_negatives:` and/or `offtopic:` (lists of questions)") from None
 
     @classmethod
-    def _squad(cls, path: Path) -> QuestionSet:
-        data = json.loads(path.read_text(encoding="utf-8"))
+    def _squad(cls, path: Path, data: dict) -> QuestionSet:
         return cls(
             name=f"squad2 {path.stem}",
             story=path.stem,

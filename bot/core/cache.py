@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
+import unicodedata
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -37,6 +40,7 @@ import numpy as np
 
 from .corpus import Corpus, Document, story_names
 from .dates import PartialDate
+from .files import open_regular
 from .index import Bm25Index, Params
 from .passages import PassageTable
 from .timeline import Event
@@ -47,6 +51,10 @@ FORMAT_VERSION = 1
 """Bump when the layout of the cache file changes."""
 _SOURCES = ("cache.py", "corpus.py", "dates.py", "index.py", "passages.py", "text.py", "timeline.py")
 """The modules whose code decides what a snapshot holds: editing any of them invalidates every cache."""
+_LIBRARIES = ("PyStemmer", "PyYAML", "pydantic", "pydantic-core", "rank-bm25", "numpy")
+"""The libraries whose output a snapshot holds (stems, parsed front matter, validated fields, idf, floats):
+a cache made with other versions of any of them is not served. The Python version and its Unicode database
+(case folding, NFKC, what `\\w` matches) count too."""
 KEEP = 3
 """How many cache files (the most recently used) to keep in the cache folder."""
 _CHUNK_DOCS = 2000
@@ -79,7 +87,7 @@ def fingerprint(folder: str | Path, *, max_file_bytes: int) -> Fingerprint | Non
         files = story_names(folder)
         if not files:
             return None
-        fd = os.open(folder, os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return None
     digest = hashlib.sha256()
@@ -87,22 +95,19 @@ def fingerprint(folder: str | Path, *, max_file_bytes: int) -> Fingerprint | Non
     try:
         for name in files:
             try:
-                f = os.open(name, os.O_RDONLY, dir_fd=fd)
+                encoded = name.encode("utf-8")
+            except UnicodeEncodeError:
+                return None  # a file name that is not UTF-8: load_corpus will say which
+            try:
+                with open_regular(name, dir_fd=fd) as f:  # never blocks: a FIFO or a device is refused
+                    raw = f.read(max_file_bytes + 1)
             except OSError:
                 return None
-            try:
-                raw = b""
-                while len(raw) <= max_file_bytes and (chunk := os.read(f, 1 << 16)):
-                    raw += chunk
-            finally:
-                os.close(f)
             if len(raw) > max_file_bytes:
                 return None
             sha = hashlib.sha256(raw).hexdigest()
             out.append((name, sha))
-            digest.update(f"{name}\0{sha}\n".encode())
-    except OSError:
-        return None
+            digest.update(encoded + f"\0{sha}\n".encode())
     finally:
         os.close(fd)
     return Fingerprint(digest.hexdigest(), tuple(out))
@@ -117,9 +122,20 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+def library_versions() -> dict[str, str]:
+    """The versions of everything outside storybot's own code that decides what a snapshot holds."""
+    out = {"python": sys.version.split()[0], "unicode": unicodedata.unidata_version}
+    for name in _LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
 def cache_key(corpus_fingerprint: str, params: Params, max_file_bytes: int) -> str:
-    spec = {"format": FORMAT_VERSION, "code": code_digest(), "params": asdict(params),
-            "max_file_bytes": max_file_bytes, "corpus": corpus_fingerprint}
+    spec = {"format": FORMAT_VERSION, "code": code_digest(), "libraries": library_versions(),
+            "params": asdict(params), "max_file_bytes": max_file_bytes, "corpus": corpus_fingerprint}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
 
@@ -195,29 +211,39 @@ def _load(cache_dir: Path, folder: Path, key: str, checkpoint: Callable[[], None
     return parts
 
 
+def _read_pointer(cache_dir: Path, folder: Path) -> list[str] | None:
+    """The lines of the folder's pointer file, or None when it is missing, not a file, or not text."""
+    try:
+        with open_regular(_pointer(cache_dir, folder)) as f:
+            raw = f.read(64 << 20)
+        return raw.decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _last_key(cache_dir: Path, folder: Path) -> str | None:
     """The key of the cache last written for ``folder``."""
-    try:
-        with open(_pointer(cache_dir, folder), encoding="utf-8") as f:
-            key = f.readline().strip()
-    except OSError:
-        return None
+    lines = _read_pointer(cache_dir, folder)
+    key = lines[0].strip() if lines else ""
     return key if len(key) == 64 and all(c in "0123456789abcdef" for c in key) else None
 
 
 def _why_missing(cache_dir: Path, folder: Path, current: Fingerprint) -> str:
     """Why no cache matches: the corpus changed (which files), or the code or the settings did."""
+    lines = _read_pointer(cache_dir, folder)
     try:
-        lines = _pointer(cache_dir, folder).read_text(encoding="utf-8").splitlines()[1:]
-        old = dict(line.split("\t", 1) for line in lines)
-    except (OSError, ValueError):
+        old = dict(line.split("\t", 1) for line in lines[1:]) if lines else None
+    except ValueError:
+        old = None
+    if old is None:
         return "none was written for this folder yet"
     new = dict(current.files)
     added = sorted(new.keys() - old.keys())
     removed = sorted(old.keys() - new.keys())
     edited = sorted(n for n in new.keys() & old.keys() if new[n] != old[n])
     if not (added or removed or edited):
-        return "the corpus is unchanged but the code, the cache format or the index settings changed"
+        return ("the corpus is unchanged but the code, the cache format, the index settings or a library's "
+                "version changed")
     said = []
     for label, names in (("edited", edited), ("added", added), ("removed", removed)):
         if names:
@@ -339,13 +365,15 @@ class _Reader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        with open_regular(path / "manifest.json") as f:  # never blocks: a FIFO or a device is refused
+            manifest = json.loads(f.read(64 << 20).decode("utf-8"))
         self.meta: dict[str, Any] = manifest["meta"]
         self.arrays: dict[str, list] = manifest["arrays"]
 
     def __getitem__(self, name: str) -> np.ndarray:
         nbytes, crc = self.arrays[name]
-        a = np.load(self.path / f"{name}.npy", allow_pickle=False)
+        with open_regular(self.path / f"{name}.npy") as f:
+            a = np.load(f, allow_pickle=False)
         if a.nbytes != nbytes or zlib.crc32(a) != crc:
             raise CacheMiss(f"{name}.npy is damaged (its size or checksum differs from the manifest's)")
         return a
@@ -382,8 +410,8 @@ def save(cache_dir: str | Path, folder: str | Path, key: str, parts: Parts, file
                 raise
             _remove(tmp)  # another process wrote the same snapshot meanwhile
         tmp = None
-        _pointer(cache_dir, folder).write_text(f"{key}\n" + "".join(f"{name}\t{sha}\n" for name, sha in files),
-                                               encoding="utf-8")
+        _write_pointer(_pointer(cache_dir, folder),
+                       f"{key}\n" + "".join(f"{name}\t{sha}\n" for name, sha in files))
     except Exception as exc:  # noqa: BLE001
         log.warning("could not write the index cache in %s (%s: %s); the bot works without it",
                     cache_dir, type(exc).__name__, exc)
@@ -394,6 +422,22 @@ def save(cache_dir: str | Path, folder: str | Path, key: str, parts: Parts, file
              sum(f.stat().st_size for f in path.iterdir()) / 1e6, time.perf_counter() - started)
     prune(cache_dir, keep=path)
     return path
+
+
+def _write_pointer(path: Path, text: str) -> None:
+    """Write aside, then rename over: whatever ``path`` was (a FIFO would block a plain write), it is
+    replaced whole."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pointer-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _arrays(key: str, parts: Parts) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -451,7 +495,7 @@ def prune(cache_dir: Path, *, keep: Path | None = None) -> None:
         found = sorted(cache_dir.glob("snapshot-*"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in [p for p in found if p != keep][KEEP - 1 :]:
             _remove(old)
-        for tmp in cache_dir.glob(".snapshot-*.tmp"):
+        for tmp in [*cache_dir.glob(".snapshot-*.tmp"), *cache_dir.glob(".pointer-*.tmp")]:
             if time.time() - tmp.stat().st_mtime > 3600:
                 _remove(tmp)
     except OSError:

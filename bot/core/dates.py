@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from .display import shown
+
 Precision = Literal["year", "month", "day"]
 
 _ISO = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -56,10 +58,10 @@ class PartialDate:
             raise ValueError("must be a date written YYYY, YYYY-MM or YYYY-MM-DD")
         m = _ISO.match(value.strip())
         if not m:
-            raise ValueError(f"{value!r} is not a date written YYYY, YYYY-MM or YYYY-MM-DD")
+            raise ValueError(f"'{shown(str(value))}' is not a date written YYYY, YYYY-MM or YYYY-MM-DD")
         year, month, day = (int(g) if g else 0 for g in m.groups())
         if m.group(2) and month == 0 or m.group(3) and day == 0:
-            raise ValueError(f"{value!r} is not a real date")
+            raise ValueError(f"'{shown(str(value))}' is not a real date")
         return cls(year, month, day)
 
     def __str__(self) -> str:

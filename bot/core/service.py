@@ -200,6 +200,7 @@ class StoryService:
     semantic: bool = True
     """Mix in the semantic stage where its model loaded (False: BM25 alone)."""
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _swap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _async_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     @classmethod
@@ -238,21 +239,67 @@ class StoryService:
 
     def reload(self) -> ReloadReport:
         """Re-read the folder and swap the new corpus in; on CorpusError the old one keeps serving."""
-        with self._reload_lock, _switch_interval(RELOAD_SWITCH_INTERVAL):
+        with self._reload_lock:
+            return self._reload(None)
+
+    def _reload(self, attempt: _Attempt | None) -> ReloadReport:
+        with _switch_interval(RELOAD_SWITCH_INTERVAL):
             started = time.perf_counter()
             old = self.snapshot
             new = build_snapshot(self.folder, params=self.params, cache_dir=self.cache_dir)
-            self.snapshot = new
+            with self._swap_lock:
+                if attempt is not None:
+                    if attempt.abandoned:
+                        log.warning("an abandoned reload of %s finished after %.0f s; its corpus was discarded",
+                                    self.folder, time.perf_counter() - started)
+                        raise ReloadTimeout(attempt.limit)
+                    attempt.swapped = True
+                self.snapshot = new
             report = diff(old, new, seconds=time.perf_counter() - started)
             _release(old)
             del old
         log.info("corpus reloaded from %s: %s", self.folder, "; ".join(report.lines()))
         return report
 
-    async def reload_async(self) -> ReloadReport:
-        """``reload`` off the event loop; concurrent calls wait their turn."""
+    async def reload_async(self, timeout: float | None = None) -> ReloadReport:
+        """``reload`` off the event loop; concurrent calls wait their turn. A reload still running after
+        ``timeout`` seconds is abandoned (ReloadTimeout): the old corpus keeps serving, the next reload can
+        start at once, and whatever the abandoned one builds, if it ever finishes, is thrown away."""
         async with self._async_lock:
-            return await asyncio.to_thread(self.reload)
+            attempt = _Attempt(timeout or 0.0)
+            work = asyncio.ensure_future(asyncio.to_thread(self._reload, attempt))
+            try:
+                return await asyncio.wait_for(asyncio.shield(work), timeout)
+            except asyncio.TimeoutError:
+                with self._swap_lock:
+                    attempt.abandoned = not attempt.swapped
+                if not attempt.abandoned:  # it swapped just now: let it finish its report
+                    return await work
+                work.add_done_callback(_quiet)
+                log.warning("the reload of %s did not finish within %.0f s and was abandoned; the old corpus "
+                            "keeps serving", self.folder, timeout)
+                raise ReloadTimeout(timeout) from None
+
+
+class ReloadTimeout(Exception):
+    """A reload did not finish in time and was abandoned; the corpus that was serving still serves."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"the reload did not finish within {seconds:.0f} s")
+
+
+@dataclass
+class _Attempt:
+    limit: float
+    abandoned: bool = False
+    swapped: bool = False
+
+
+def _quiet(work: asyncio.Future) -> None:
+    """An abandoned reload's outcome: nobody waits for it any more (its own log line said how it ended)."""
+    if not work.cancelled():
+        work.exception()
 
 
 def _release(old: Snapshot, *, patience: float = 0.5) -> None:

@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from ..core.corpus import CorpusError
 from ..core.record import RecordUnavailable
+from ..core.service import ReloadTimeout
 from . import render
 from .client import NotModerator
 
@@ -47,7 +48,12 @@ class Admin(commands.Cog):
         user = interaction.user
         serving = id(self.bot.service.snapshot)  # not the snapshot itself: the reload waits for it to be let go
         try:
-            report = await self.bot.service.reload_async()
+            report = await self.bot.service.reload_async(timeout=self.bot.settings.reload_timeout_seconds)
+        except ReloadTimeout as exc:
+            log.warning("reload by %s (%s) in guild %s abandoned after %.0f s", user, user.id, interaction.guild_id,
+                        exc.seconds)
+            await interaction.followup.send(embed=render.reload_timeout_embed(exc.seconds), ephemeral=True)
+            return
         except CorpusError as exc:
             log.warning("reload by %s (%s) in guild %s refused: %s", user, user.id, interaction.guild_id,
                         "; ".join(map(str, exc.problems)))

@@ -62,7 +62,11 @@ class StoryBotMixin:
         if self.settings.guild_id:
             guild = discord.Object(self.settings.guild_id)
             self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
+            try:
+                synced = await self.tree.sync(guild=guild)
+            except (discord.NotFound, discord.Forbidden) as exc:
+                log.error("%s; the bot keeps running", guild_sync_problem("GUILD_ID", self.settings.guild_id, exc))
+                return
             log.info("synced %d commands to guild %s", len(synced), self.settings.guild_id)
 
     async def on_ready(self) -> None:
@@ -97,6 +101,17 @@ class StoryBotMixin:
             log.error("command /%s failed for user %s", command, interaction.user.id, exc_info=original)
             text = "Sorry, something went wrong on my side. It has been logged; please try again."
         await send(interaction, content=text, ephemeral=True)
+
+
+def guild_sync_problem(setting: str, guild_id: int | None, exc: discord.HTTPException) -> str:
+    """Why the commands could not be synced to a guild, in one sentence for the operator."""
+    if isinstance(exc, discord.NotFound):
+        return (f"{setting} {guild_id} is not a server this bot is in (Discord: {exc.text or 'Unknown Guild'}), so "
+                "the commands were not synced there: invite the bot there (`./dev invite`) or correct "
+                f"{setting}")
+    return (f"the bot may not create commands in the server {setting} {guild_id} (Discord: "
+            f"{exc.text or 'Missing Access'}): invite it again with `./dev invite`, which asks for the "
+            "applications.commands scope")
 
 
 async def send(interaction: discord.Interaction, **kwargs: Any) -> None:

@@ -8,12 +8,15 @@ import logging
 import signal
 import sys
 
+import aiohttp
 import discord
+from discord.backoff import ExponentialBackoff
 
 from ..core.corpus import CorpusError
+from ..core.display import printable
 from ..core.service import StoryService
 from ..settings import Settings, SettingsError
-from .client import create_bot
+from .client import create_bot, guild_sync_problem
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,8 @@ def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
     try:
         service = StoryService.open(args.corpus, cache_dir=settings.cache_dir)  # CACHE_DIR, as the other commands
     except CorpusError as exc:
-        print("storybot: the corpus has problems:\n" + "\n".join(f"  {p}" for p in exc.problems), file=sys.stderr)
+        print(printable("storybot: the corpus has problems:\n" + "\n".join(f"  {p}" for p in exc.problems)),
+              file=sys.stderr)
         return 1
     from ..core.record import Record
 
@@ -66,7 +70,50 @@ def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
     except discord.PrivilegedIntentsRequired:
         print("storybot: Discord refused the gateway intents this bot asked for.", file=sys.stderr)
         return 2
+    except (discord.NotFound, discord.Forbidden) as exc:  # sync --guild ID
+        print(f"storybot: {guild_sync_problem('--guild', args.guild, exc)}", file=sys.stderr)
+        return 2
+    except UNREACHABLE as exc:
+        print(f"storybot: {unreachable(exc)}; check the network and try again.", file=sys.stderr)
+        return 3
     return 0
+
+
+UNREACHABLE = (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError)
+"""What a Discord that cannot be reached raises (DNS failure, connection refused or reset, timeout)."""
+
+
+def unreachable(exc: BaseException) -> str:
+    """One sentence naming the host and the network problem."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"cannot reach Discord: the name {exc.host} does not resolve (DNS lookup failed)"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        why = exc.os_error.strerror or str(exc.os_error) if exc.os_error else "no answer"
+        return f"cannot reach Discord at {exc.host}:{exc.port} ({why})"
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"cannot reach Discord at {discord.http.Route.BASE}: it did not answer in time"
+    return f"cannot reach Discord at {discord.http.Route.BASE} ({type(exc).__name__}: {exc})"
+
+
+async def login(bot: discord.Client, token: str) -> bool:
+    """Log in, retrying with discord.py's own exponential backoff while Discord cannot be reached (each
+    attempt logged in one line); False if the bot was closed meanwhile (Ctrl-C, SIGTERM)."""
+    backoff = ExponentialBackoff()
+    while True:
+        try:
+            await bot.login(token)
+            return True
+        except UNREACHABLE as exc:
+            if bot.is_closed():
+                return False
+            delay = backoff.delay()
+            log.warning("%s; retrying in %.0f s", unreachable(exc), delay)
+            waited = 0.0
+            while waited < delay and not bot.is_closed():
+                await asyncio.sleep(0.2)
+                waited += 0.2
+            if bot.is_closed():
+                return False
 
 
 async def run(bot: discord.Client, token: str) -> None:
@@ -83,7 +130,8 @@ async def run(bot: discord.Client, token: str) -> None:
         except (NotImplementedError, RuntimeError):  # not on this platform or thread
             pass
     async with bot:
-        await bot.start(token)
+        if await login(bot, token):
+            await bot.connect()  # reconnects as discord.py does
     log.info("closed")
 
 

@@ -368,6 +368,15 @@ def reload_failed_embed(*, swapped: bool = False) -> discord.Embed:
                          colour=ERROR_COLOUR)
 
 
+def reload_timeout_embed(seconds: float) -> discord.Embed:
+    """A reload abandoned after RELOAD_TIMEOUT_SECONDS."""
+    return discord.Embed(title="Reload abandoned: the corpus that was serving still is",
+                         description=f"Reading the corpus took longer than {seconds:.0f} s (RELOAD_TIMEOUT_SECONDS), "
+                                     "so it was given up. A file on a slow or stuck disk or network share is the "
+                                     "usual cause; the log names the folder. You can run /reload again now.",
+                         colour=ERROR_COLOUR)
+
+
 def fit_total(embed: discord.Embed) -> discord.Embed:
     """Drop trailing fields until the embed is within Discord's 6,000-character total."""
     while len(embed) > EMBED_TOTAL and embed.fields:

@@ -158,7 +158,7 @@ def test_index_settings_and_the_size_cap_are_part_of_the_key(corpus, cache_dir, 
     build_snapshot(corpus, cache_dir=cache_dir)
     caplog.set_level(logging.INFO, logger="bot.core.cache")
     other = build_snapshot(corpus, cache_dir=cache_dir, params=Params(k1=1.2))
-    assert "the code, the cache format or the index settings changed" in messages(caplog)
+    assert "the code, the cache format, the index settings or a library's version changed" in messages(caplog)
     assert other.index.params == Params(k1=1.2)
     caplog.clear()
     build_snapshot(corpus, cache_dir=cache_dir, max_file_bytes=100_000)

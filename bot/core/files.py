@@ -1,0 +1,72 @@
+"""Opening the files storybot reads (stories, the index cache) so that nothing can hang or mislead a read.
+
+A name listed a moment ago may be, by the time it is opened, a named pipe (FIFO), a device, a folder or a
+link to nothing: ``open_regular`` opens without blocking (a FIFO with no writer does not wait for one), then
+checks what was opened (fstat, so no swap between a check and the open can fool it) and refuses anything that
+is not a regular file, with a reason a moderator can act on.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from typing import BinaryIO
+
+from .display import shown
+
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class NotAFile(OSError):
+    """The name is not a regular file (or cannot be opened); ``strerror`` says what it is instead."""
+
+
+def kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_regular(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> BinaryIO:
+    """``path`` opened for reading in binary, or NotAFile saying why not (a broken or looping link, a FIFO,
+    a device, a folder, no permission...)."""
+    try:
+        fd = os.open(path, _FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        raise NotAFile(exc.errno, _why(path, exc, dir_fd)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotAFile(errno.EINVAL, f"is {kind(mode)}, not a file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _why(path: str | os.PathLike[str], exc: OSError, dir_fd: int | None) -> str:
+    if exc.errno == errno.ELOOP:
+        return "is a symbolic link that loops (it points, in the end, back to itself)"
+    if exc.errno == errno.ENOENT:
+        try:
+            target = os.readlink(path, dir_fd=dir_fd)
+        except OSError:
+            return "does not exist"
+        return f"is a symbolic link to {shown(target)}, which does not exist"
+    if exc.errno == errno.EISDIR:
+        return "is a folder, not a file"
+    return f"cannot be opened ({exc.strerror or exc})"
+
+
+def read_regular(path: str | os.PathLike[str], limit: int, *, dir_fd: int | None = None) -> bytes:
+    """At most ``limit`` + 1 bytes of a regular file (one more than ``limit`` says it is larger)."""
+    with open_regular(path, dir_fd=dir_fd) as f:
+        return f.read(limit + 1)
