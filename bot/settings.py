@@ -141,10 +141,10 @@ def preview(value: Any) -> str | None:
 
 def _scrub(message: str, value: Any) -> str:
     """``message`` without any part of ``value`` in it (pydantic quotes some inputs in its messages)."""
-    if isinstance(value, str) and value:
+    if isinstance(value, str) and len(value) > SHOWN:
         message = message.replace(value, "…")
         for part in re.split(r"[\s,;:=]+", value):
-            if len(part) >= 4:
+            if len(part) > SHOWN:
                 message = message.replace(part, "…")
     return _LONG_RUN.sub("…", _TOKEN.sub("…", message))
 

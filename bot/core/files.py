@@ -63,7 +63,7 @@ def _why(path: str | os.PathLike[str], exc: OSError, dir_fd: int | None) -> str:
         return f"is a symbolic link to {shown(target)}, which does not exist"
     if exc.errno == errno.EISDIR:
         return "is a folder, not a file"
-    return f"cannot be opened ({exc.strerror or exc})"
+    return f"cannot read the file ({exc.strerror or exc})"
 
 
 def read_regular(path: str | os.PathLike[str], limit: int, *, dir_fd: int | None = None) -> bytes:

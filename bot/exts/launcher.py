@@ -104,6 +104,8 @@ async def login(bot: discord.Client, token: str) -> bool:
             await bot.login(token)
             return True
         except UNREACHABLE as exc:
+            await bot.http.close()  # each attempt opens a session (and a connector) of its own: close this one
+            bot.http.connector = discord.utils.MISSING
             if bot.is_closed():
                 return False
             delay = backoff.delay()

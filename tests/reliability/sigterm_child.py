@@ -42,20 +42,20 @@ class Markers(logging.Handler):
 
 
 def instrument_reload() -> None:
-    original = StoryService.reload
+    original = StoryService._reload  # what reload() and reload_async() run
 
-    def reload(self: StoryService):  # type: ignore[no-untyped-def]
+    def reload(self: StoryService, *args):  # type: ignore[no-untyped-def]
         say("RELOAD-START")
         started = time.perf_counter()
         try:
-            report = original(self)
+            report = original(self, *args)
         except BaseException as exc:
             say(f"RELOAD-END {type(exc).__name__} after {time.perf_counter() - started:.2f}s")
             raise
         say(f"RELOAD-END ok after {time.perf_counter() - started:.2f}s")
         return report
 
-    StoryService.reload = reload  # type: ignore[method-assign]
+    StoryService._reload = reload  # type: ignore[method-assign]
 
 
 def start_stand_in(corpus: Path) -> None:
