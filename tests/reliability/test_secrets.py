@@ -155,3 +155,56 @@ def test_dotenv_is_ignored_by_git():
                              text=True).stdout
     assert not tracked.strip(), f"a .env file is committed: {tracked}"
     assert (ROOT / ".env.example").is_file()
+
+
+SETTINGS = sorted(name.upper() for name in Settings.model_fields)
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_a_token_pasted_into_any_setting_is_never_shown(where, corpus_dir, tmp_path, monkeypatch, capsys):
+    """The token pasted into each setting in turn (the wrong variable, as an operator in a hurry would), for
+    `sources`, `check` and `run`: every output line and every log record (at DEBUG) is searched for it."""
+    from bot.__main__ import main
+
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    outcomes = {}
+    for name in SETTINGS:
+        values = {"LOG_LEVEL": "DEBUG", "CACHE_DIR": str(tmp_path / "cache"), "CORPUS_DIR": str(corpus_dir),
+                  name: TOKEN}
+        if where == ".env":
+            (work / ".env").write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
+        else:
+            for k, v in values.items():
+                monkeypatch.setenv(k, v)
+        for command in (["sources"], ["check"], ["run"]):
+            with logging_restored(), captured_logs(logging.DEBUG, everything=True) as logs:
+                with stand_in_thread(token=TOKEN):  # `run` reaches a Discord that accepts the token
+                    if command == ["run"] and name == "DISCORD_TOKEN":
+                        continue  # a correct run: covered by test_the_token_is_in_no_log_line_of_a_whole_run
+                    code = main(command)
+            out, err = capsys.readouterr()
+            shown = out + err + "\n".join(logs.lines())
+            assert not leaks(shown), (name, command, leaks(shown), shown[-2000:])
+            outcomes[(name, command[0])] = code
+        for k in values:
+            monkeypatch.delenv(k, raising=False)
+    # a token where it does not belong stops the command with exit 2; in DISCORD_TOKEN it is simply used
+    assert all(code == 2 for (name, _), code in outcomes.items() if name != "DISCORD_TOKEN"), outcomes
+    assert outcomes[("DISCORD_TOKEN", "sources")] == 0 and outcomes[("DISCORD_TOKEN", "check")] == 0
+    report("token in every setting", where=where, settings=len(SETTINGS), runs=len(outcomes), found=0)
+
+
+@pytest.mark.parametrize("name", ["GUILD_ID", "MODERATOR_ROLE_IDS", "LOG_LEVEL", "SHARD_COUNT", "SHARD_IDS",
+                                  "ASK_COOLDOWN_RATE", "ASK_COOLDOWN_SECONDS", "RELOAD_TIMEOUT_SECONDS"])
+def test_a_malformed_setting_shows_only_a_short_prefix(name):
+    value = "my private note about the server " * 10
+    with pytest.raises(SettingsError) as bad:
+        load_settings(_env_file=None, **{name.lower(): value})
+    message = str(bad.value)
+    assert message.startswith(f"{name} is malformed")
+    assert "my private n" in message or "MY PRIVATE N" in message or "not shown" in message
+    assert "my private note" not in message.lower(), message
