@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             row = next((r for r in rows if r["size"] == size), row)
             if row not in rows:
                 rows.append(row)
+                rows.sort(key=lambda r: r["size"])
             row.setdefault("storybot", {})["spelling"] = spelling(corpus, questions, cache, args)
             (args.out / "results.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
             continue

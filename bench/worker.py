@@ -214,6 +214,33 @@ def best_of(fn, items, repeats: int = 3) -> list[float]:
     return out
 
 
+def at_the_caps(vocabulary) -> tuple[object, list[str], tuple[int, int]]:
+    """A speller over ``vocabulary`` plus words made so that each of ``MAX_WORDS`` question words costs the
+    most the bounds allow: per word, anagrams that pass the letter bound and fail the subsequence bound (up to
+    ``MAX_TRIED`` candidates looked at), then transpositions whose exact ratio is computed (``MAX_RATIOS``).
+    Returns the speller, the question's words, and the work the first word took."""
+    import random
+
+    from bot.core.spelling import MAX_RATIOS, MAX_TRIED, MAX_WORDS, Speller
+
+    rnd = random.Random(5)
+    extra, terms = [], []
+    for k in range(MAX_WORDS):
+        rest = rnd.sample("abcdefghijklmnoprstuvwxyz", 13)
+        term = "q" + "".join(rest)
+        anagrams: set[str] = set()
+        while len(anagrams) < MAX_TRIED - MAX_RATIOS:
+            rnd.shuffle(rest)
+            anagrams.add("q" + "".join(rest))
+        anagrams.discard(term)
+        swaps = [term[:i] + term[i + 1] + term[i] + term[i + 2:] for i in range(1, 13)]
+        extra += sorted(anagrams) + swaps
+        terms.append(term)
+    speller = Speller([*vocabulary, *extra])
+    speller.correct(terms[0])
+    return speller, terms, speller.work
+
+
 def storybot_spelling(args) -> dict:
     """Spelling correction's cost per question (``Bm25Index.corrections`` with nothing remembered), for the
     bench questions and for adversarial ones; and the whole answer to the worst of those."""
@@ -247,6 +274,15 @@ def storybot_spelling(args) -> dict:
         if out["spelling"][kind]["p99"] > worst[1]:
             worst = (kind, out["spelling"][kind]["p99"], questions)
     kind, _, questions = worst
+
+    speller, terms, work = at_the_caps(vocabulary)
+
+    def capped(ts):
+        speller.forget()
+        speller.correct_all(ts, known=())
+
+    out["spelling"]["caps"] = percentiles(best_of(capped, [terms] * 100))
+    out["spelling"]["caps"]["most_candidates_per_word"], out["spelling"]["caps"]["most_ratios_per_word"] = work
 
     def ask(q):
         index._speller.forget()

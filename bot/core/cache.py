@@ -40,7 +40,8 @@ import numpy as np
 
 from .corpus import Corpus, Document, story_names
 from .dates import PartialDate
-from .files import open_regular
+from .display import shown
+from .files import NotAFile, open_regular
 from .index import Bm25Index, Params
 from .passages import PassageTable
 from .timeline import Event
@@ -247,8 +248,8 @@ def _why_missing(cache_dir: Path, folder: Path, current: Fingerprint) -> str:
     said = []
     for label, names in (("edited", edited), ("added", added), ("removed", removed)):
         if names:
-            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-            said.append(f"{label} {shown}")
+            listed = ", ".join(map(shown, names[:5])) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            said.append(f"{label} {listed}")
     return "the corpus changed since the last cache (" + "; ".join(said) + ")"
 
 
@@ -365,15 +366,21 @@ class _Reader:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with open_regular(path / "manifest.json") as f:  # never blocks: a FIFO or a device is refused
-            manifest = json.loads(f.read(64 << 20).decode("utf-8"))
+        try:
+            with open_regular(path / "manifest.json") as f:  # never blocks: a FIFO or a device is refused
+                manifest = json.loads(f.read(64 << 20).decode("utf-8"))
+        except NotAFile as exc:
+            raise CacheMiss(f"manifest.json {exc.strerror}") from None
         self.meta: dict[str, Any] = manifest["meta"]
         self.arrays: dict[str, list] = manifest["arrays"]
 
     def __getitem__(self, name: str) -> np.ndarray:
         nbytes, crc = self.arrays[name]
-        with open_regular(self.path / f"{name}.npy") as f:
-            a = np.load(f, allow_pickle=False)
+        try:
+            with open_regular(self.path / f"{name}.npy") as f:
+                a = np.load(f, allow_pickle=False)
+        except NotAFile as exc:
+            raise CacheMiss(f"{name}.npy {exc.strerror}") from None
         if a.nbytes != nbytes or zlib.crc32(a) != crc:
             raise CacheMiss(f"{name}.npy is damaged (its size or checksum differs from the manifest's)")
         return a

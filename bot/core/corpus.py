@@ -206,16 +206,17 @@ def load_corpus(folder: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES,
     ``checkpoint``, if given, is called after every ``CHECKPOINT_FILES`` files (the service uses it to keep
     the garbage collector's work small while a large archive loads)."""
     folder = Path(folder)
+    where = shown(str(folder), 200)
     if not folder.exists():
-        raise CorpusError([Problem(str(folder), "the corpus folder does not exist")])
+        raise CorpusError([Problem(where, "the corpus folder does not exist")])
     if not folder.is_dir():
-        raise CorpusError([Problem(str(folder), "is not a folder")])
+        raise CorpusError([Problem(where, "is not a folder")])
     try:
         files = story_files(folder)
     except OSError as exc:
-        raise CorpusError([Problem(str(folder), f"cannot list the folder ({exc.strerror or exc})")]) from None
+        raise CorpusError([Problem(where, f"cannot list the folder ({exc.strerror or exc})")]) from None
     if not files:
-        raise CorpusError([Problem(str(folder), "no story files (*.md) in the corpus folder")])
+        raise CorpusError([Problem(where, "no story files (*.md) in the corpus folder")])
 
     documents: list[Document] = []
     problems: list[Problem] = []
@@ -238,11 +239,11 @@ def load_corpus(folder: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES,
             other = seen[key]
             same = next(d.id for d in documents if d.file == other)
             if same == doc.id:
-                problems.append(Problem(doc.file, f"id '{doc.id}' is already used by {other}"))
+                problems.append(Problem(shown(doc.file), f"id '{doc.id}' is already used by {shown(other)}"))
             else:
-                problems.append(Problem(doc.file, f"id '{doc.id}' differs from the id '{same}' of {other} only in "
-                                                  "letter case; ids must differ in more (the files would "
-                                                  "collide on macOS and Windows)"))
+                problems.append(Problem(shown(doc.file), f"id '{doc.id}' differs from the id '{same}' of "
+                                                         f"{shown(other)} only in letter case; ids must differ in "
+                                                         "more (the files would collide on macOS and Windows)"))
         else:
             seen[key] = doc.file
     if problems:
