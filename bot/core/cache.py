@@ -52,8 +52,8 @@ FORMAT_VERSION = 1
 """Bump when the layout of the cache file changes."""
 _SOURCES = ("cache.py", "corpus.py", "dates.py", "index.py", "passages.py", "text.py", "timeline.py")
 """The modules whose code decides what a snapshot holds: editing any of them invalidates every cache."""
-_LIBRARIES = ("PyStemmer", "PyYAML", "pydantic", "pydantic-core", "rank-bm25", "numpy")
-"""The libraries whose output a snapshot holds (stems, parsed front matter, validated fields, idf, floats):
+_LIBRARIES = ("PyStemmer", "lemminflect", "PyYAML", "pydantic", "pydantic-core", "rank-bm25", "numpy")
+"""The libraries whose output a snapshot holds (stems, lemmas, parsed front matter, validated fields, idf, floats):
 a cache made with other versions of any of them is not served. The Python version and its Unicode database
 (case folding, NFKC, what `\\w` matches) count too."""
 KEEP = 3

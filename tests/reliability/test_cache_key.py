@@ -1,5 +1,6 @@
 """The index cache is never served to a process whose libraries would build a different index: the key covers
-the versions of what tokenizes, parses and scores (PyStemmer, PyYAML, pydantic, rank-bm25, numpy), and the
+the versions of what tokenizes, parses and scores (PyStemmer, lemminflect, PyYAML, pydantic, rank-bm25,
+numpy), and the
 Python version and its Unicode database."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def served_from_cache(caplog) -> bool:
     return any("from the index cache" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("library", ["PyStemmer", "PyYAML", "pydantic", "rank-bm25", "numpy"])
+@pytest.mark.parametrize("library", ["PyStemmer", "lemminflect", "PyYAML", "pydantic", "rank-bm25", "numpy"])
 def test_another_library_version_means_a_rebuild(corpus_dir, tmp_path, caplog, monkeypatch, library):
     cache = tmp_path / "cache"
     StoryService.open(corpus_dir, cache_dir=cache)
@@ -44,4 +45,4 @@ def test_another_unicode_database_means_a_rebuild(corpus_dir, tmp_path, caplog, 
     caplog.set_level(logging.INFO, logger="bot.core.cache")
     StoryService.open(corpus_dir, cache_dir=cache)
     assert not served_from_cache(caplog)
-    report("cache key", covers="PyStemmer, PyYAML, pydantic, pydantic-core, rank-bm25, numpy, Python, Unicode")
+    report("cache key", covers="PyStemmer, lemminflect, PyYAML, pydantic, pydantic-core, rank-bm25, numpy, Python, Unicode")
