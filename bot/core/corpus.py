@@ -177,7 +177,8 @@ def story_names(folder: str | Path) -> list[str]:
         return sorted(e.name for e in entries if e.name.endswith(".md") and not e.name.startswith("."))
 
 
-IGNORED_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd", ".txt")
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
+"""Names people give Markdown files; only a lower-case ``.md`` is a story."""
 
 
 def ignored_stories(folder: str | Path) -> list[str]:
@@ -191,7 +192,7 @@ def ignored_stories(folder: str | Path) -> list[str]:
     out = []
     for name in names:
         lower = name.lower()
-        if name.endswith(".md") or not lower.endswith(IGNORED_SUFFIXES[:4]):
+        if name.endswith(".md") or not lower.endswith(MARKDOWN_SUFFIXES):
             continue
         stem = name[: name.rfind(".")]
         out.append(f"{shown(name)}: ignored: story files must end in `.md` (lower case); "

@@ -5,17 +5,21 @@ the same first letter and about the same length (the best ratio, equal ratios to
 differs is the cost, which is bounded whatever the question:
 
 - Candidates are ranked by an upper bound of their ratio (difflib's ``quick_ratio``: the letters the two
-  words share, whatever their order), computed for a whole bucket of words at once from letter counts. The
-  exact ratio is computed in that order only while the bound can still beat the best ratio found, so the
-  result is difflib's, usually after a handful of ratios.
-- At most ``MAX_RATIOS`` exact ratios per word: an anagram-like word ("ysambes") has hundreds of candidates
-  whose letters all match and whose ratio is low. When the limit is reached the best ratio found among the
-  candidates with the most letters in common is the answer (or None below the cutoff).
+  words share, whatever their order), computed for all the words of a first letter and length at once from
+  letter counts. In that order, a tighter bound (the longest common subsequence, bit-parallel: a microsecond)
+  skips the candidates that cannot reach the cutoff or the best ratio found, and the exact ratio is computed
+  only for the others, until no bound can beat the best: the result is difflib's, usually after a ratio or two.
+- At most ``MAX_TRIED`` candidates and ``MAX_RATIOS`` exact ratios per word: an anagram-like word ("ysambes")
+  has hundreds of candidates whose letters all match. When a limit is reached, the best ratio found among the
+  candidates with the most letters in common is the answer (or None below the cutoff); ordinary typos never
+  reach them (at most 54 candidates and 4 ratios for 4,000 typos of an archive's words).
 - At most ``MAX_WORDS`` words per question are looked up, the first ones in question order: a question of
   dozens of unknown words is noise, not typos. The others are left as they are (unknown: they match nothing
   and count against the answer, as any word the stories lack).
 
-Both limits are counts, not clocks, so the same question always gets the same corrections.
+The limits are counts, not clocks, so the same question always gets the same corrections; words longer than
+``MAX_LENGTH`` are not corrected. The worst case, 4 words that each take every candidate and ratio allowed,
+costs about 1.5 ms at 300k passages (``./dev bench --spelling-only``).
 """
 
 from __future__ import annotations
