@@ -79,12 +79,15 @@ def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-UNREACHABLE = (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError)
-"""What a Discord that cannot be reached raises (DNS failure, connection refused or reset, timeout)."""
+UNREACHABLE = (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError, discord.DiscordServerError)
+"""What a Discord that cannot be reached raises (DNS failure, connection refused or reset, timeout, or 5xx
+answers after discord.py's own retries)."""
 
 
 def unreachable(exc: BaseException) -> str:
     """One sentence naming the host and the network problem."""
+    if isinstance(exc, discord.DiscordServerError):
+        return f"Discord is not answering at {discord.http.Route.BASE} (HTTP {exc.status}: it is having trouble)"
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return f"cannot reach Discord: the name {exc.host} does not resolve (DNS lookup failed)"
     if isinstance(exc, aiohttp.ClientConnectorError):
