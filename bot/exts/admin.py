@@ -53,6 +53,7 @@ class Admin(commands.Cog):
             log.warning("reload by %s (%s) in guild %s abandoned after %.0f s", user, user.id, interaction.guild_id,
                         exc.seconds)
             await interaction.followup.send(embed=render.reload_timeout_embed(exc.seconds), ephemeral=True)
+            await self.mod_log(render.modlog_abandoned(user, exc.seconds))
             return
         except CorpusError as exc:
             log.warning("reload by %s (%s) in guild %s refused: %s", user, user.id, interaction.guild_id,

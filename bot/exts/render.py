@@ -287,6 +287,11 @@ def modlog_failed(user: discord.abc.User, *, swapped: bool) -> str:
     return f"⚠️ **Reload failed** (asked by {user.mention}) with an error; {state}. The details are in the log."
 
 
+def modlog_abandoned(user: discord.abc.User, seconds: float) -> str:
+    return (f"⏱️ **Reload abandoned** (asked by {user.mention}) after {seconds:.0f} s (RELOAD_TIMEOUT_SECONDS); "
+            "the corpus that was serving still is.")
+
+
 # --- timeline ----------------------------------------------------------------------------------------------
 
 PAGE_EVENTS = 8
