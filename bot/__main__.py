@@ -190,7 +190,8 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _dump(stats.to_json())
     else:
-        print(render_stats(stats, Style(sys.stdout.isatty())))
+        style = Style(sys.stdout.isatty())
+        _show(render_stats(stats, style), style)
     return 0
 
 

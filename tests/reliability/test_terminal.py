@@ -99,3 +99,22 @@ def test_ask_json_from_stdin_gives_one_object_a_line_whatever_the_bytes(corpus_d
     assert answers[2]["question"] == LINES_IN[2].decode()
     assert not answers[4]["answered"] and not answers[6]["answered"]
     report("ask - --json", encoding=encoding or "default", lines_in=len(LINES_IN), lines_out=len(answers))
+
+
+def test_stats_prints_no_control_characters_from_a_members_question(tmp_path, capsys, monkeypatch):
+    """Members' questions reach the moderator's terminal through `storybot stats`: inert there too."""
+    import asyncio
+
+    from bot.core.record import Record, Reply
+
+    async def fill():
+        r = Record.open(tmp_path)
+        await r.add_reply(Reply(ask_id=1, kind="refused", question=f"who won{CLEAR} the cup{LINK}", passages=(),
+                                member=r.member(7), corpus="abcd1234"))
+        await r.close()
+
+    asyncio.run(fill())
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    assert main(["stats"]) == 0
+    out, err = capsys.readouterr()
+    assert "who won\\x1b[2J" in out and not RAW.findall(out + err)
