@@ -19,7 +19,7 @@ differs is the cost, which is bounded whatever the question:
 
 The limits are counts, not clocks, so the same question always gets the same corrections; words longer than
 ``MAX_LENGTH`` are not corrected. The worst case, 4 words that each take every candidate and ratio allowed,
-costs about 1.5 ms at 300k passages (``./dev bench --spelling-only``).
+costs 1.2 to 1.5 ms at 300k passages (``./dev bench --spelling-only``).
 """
 
 from __future__ import annotations
