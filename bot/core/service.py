@@ -202,6 +202,8 @@ class StoryService:
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _swap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _async_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _threads: set[threading.Thread] = field(default_factory=set, repr=False)
+    """Reload threads still running (an abandoned one may never return)."""
 
     @classmethod
     def open(cls, folder: str | Path, *, params: Params = DEFAULT_PARAMS, rule: AnswerRule = AnswerRule(),
@@ -267,7 +269,7 @@ class StoryService:
         start at once, and whatever the abandoned one builds, if it ever finishes, is thrown away."""
         async with self._async_lock:
             attempt = _Attempt(timeout or 0.0)
-            work = asyncio.ensure_future(asyncio.to_thread(self._reload, attempt))
+            work = _in_thread(self._threads, self._reload, attempt)
             try:
                 return await asyncio.wait_for(asyncio.shield(work), timeout)
             except asyncio.TimeoutError:
@@ -279,6 +281,45 @@ class StoryService:
                 log.warning("the reload of %s did not finish within %.0f s and was abandoned; the old corpus "
                             "keeps serving", self.folder, timeout)
                 raise ReloadTimeout(timeout) from None
+
+
+    def wait_for_reloads(self, timeout: float) -> bool:
+        """At shutdown: wait up to ``timeout`` seconds for reloads still running (so that a cache being
+        written is finished); True when none is left. A reload stuck reading a dead disk is left behind: its
+        thread is a daemon, and does not keep the process alive."""
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in list(self._threads))
+
+
+def _in_thread(threads: set[threading.Thread], fn, *args) -> asyncio.Future:
+    """``fn(*args)`` in a daemon thread of its own, as a future of the running loop. Not asyncio.to_thread:
+    its pool's threads are joined when the loop closes, so one stuck reload would hang the shutdown, and a
+    few would leave no thread for the next reload."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(ok: bool, value: object) -> None:
+        if not future.done():
+            future.set_result(value) if ok else future.set_exception(value)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            outcome = (True, fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
+            outcome = (False, exc)
+        finally:
+            threads.discard(threading.current_thread())
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            pass
+
+    thread = threading.Thread(target=run, name="storybot-reload", daemon=True)
+    threads.add(thread)
+    thread.start()
+    return future
 
 
 class ReloadTimeout(Exception):

@@ -59,6 +59,9 @@ def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
     try:
         if command == "run":
             asyncio.run(run(bot, token))
+            if not service.wait_for_reloads(SHUTDOWN_PATIENCE):
+                log.warning("a reload was still running after %.0f s (stuck reading the corpus?); exiting without "
+                            "it", SHUTDOWN_PATIENCE)
         elif command == "sync":
             asyncio.run(sync(bot, token, args.guild))
         else:
@@ -78,6 +81,9 @@ def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
         return 3
     return 0
 
+
+SHUTDOWN_PATIENCE = 10.0
+"""How long `run` waits, once closed, for a reload still running (its cache write) before exiting anyway."""
 
 UNREACHABLE = (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError, discord.DiscordServerError)
 """What a Discord that cannot be reached raises (DNS failure, connection refused or reset, timeout, or 5xx

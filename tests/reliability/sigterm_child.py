@@ -9,7 +9,8 @@ its ``asyncio.run``. Once connected, a moderator runs /reload. Markers on stdout
 time its SIGTERM and check the order of events:
 
     READY            the bot is connected
-    RELOAD-START     the reload thread began reading the corpus
+    RELOAD-START     the reload thread began reading the corpus (with SIGTERM_CHILD_STUCK set, it then
+                     blocks for ever, as on a dead network share)
     RELOAD-END ...   the reload thread finished (how, and when)
     LOG <message>    a record of the launcher's logger ("SIGTERM received: closing", "closed")
     EXIT <code>      what ``main`` returned
@@ -46,6 +47,8 @@ def instrument_reload() -> None:
 
     def reload(self: StoryService, *args):  # type: ignore[no-untyped-def]
         say("RELOAD-START")
+        if os.environ.get("SIGTERM_CHILD_STUCK"):  # a reload stuck reading a dead disk: it never returns
+            threading.Event().wait()
         started = time.perf_counter()
         try:
             report = original(self, *args)
