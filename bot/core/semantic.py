@@ -88,9 +88,7 @@ class Embeddings:
         known = self._synonyms.get(word)
         if known is None:
             sims = self.word_vectors @ _embed_word(word)
-            k = min(MAX_SYNONYMS + 1, len(sims))
-            best = np.argpartition(-sims, k - 1)[:k]
-            known = self._synonyms[word] = {self.terms[i]: float(sims[i]) for i in best.tolist()
+            known = self._synonyms[word] = {self.terms[i]: float(sims[i]) for i in _top(sims, MAX_SYNONYMS + 1)
                                             if sims[i] >= SYNONYM_SIMILARITY}
             if len(self._synonyms) > 65536:
                 self._synonyms.clear()
@@ -106,9 +104,19 @@ class Embeddings:
         if hi <= lo:
             return []
         sims = self.vectors[lo:hi] @ _embed(question)
-        k = min(k, len(sims))
-        best = np.argpartition(-sims, k - 1)[:k]
-        return [int(i) + lo for i in best[np.argsort(-sims[best], kind="stable")]]
+        return [i + lo for i in _top(sims, k)]
+
+
+def _top(values: np.ndarray, k: int) -> list[int]:
+    """Positions of the ``k`` largest values, largest first (k is small: repeated argmax beats a partition,
+    which numpy makes slow on the tightly clustered similarities of one corpus)."""
+    values = values.copy()
+    out = []
+    for _ in range(min(k, len(values))):
+        i = int(values.argmax())
+        out.append(i)
+        values[i] = -np.inf
+    return out
 
 
 @lru_cache(maxsize=65536)
