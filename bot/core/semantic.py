@@ -67,8 +67,10 @@ class Embeddings:
 
     @classmethod
     def build(cls, texts: Iterable[str], count: int) -> Embeddings | None:
+        if count == 0 or count > MAX_PASSAGES:
+            return None
         model = load_model()
-        if model is None or count == 0 or count > MAX_PASSAGES:
+        if model is None:
             return None
         texts = list(texts)
         words: dict[str, str] = {}
