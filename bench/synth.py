@@ -201,6 +201,3 @@ def generate(folder: Path, passages: int, *, seed: int = 7, questions: int = 500
     manifest.write_text(json.dumps(info))
     return info
 
-
-def load_questions(folder: Path) -> list[str]:
-    return json.loads((Path(folder) / "questions.json").read_text(encoding="utf-8"))

@@ -153,12 +153,6 @@ class Corpus:
     fingerprint: str
     """A digest of every file's name and content: equal fingerprints, equal corpora."""
 
-    def document(self, doc_id: str) -> Document:
-        for doc in self.documents:
-            if doc.id == doc_id:
-                return doc
-        raise KeyError(doc_id)
-
 
 def valid_id(value: str) -> bool:
     return bool(_ID.match(value)) and len(value) <= 100

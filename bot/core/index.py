@@ -205,9 +205,6 @@ class Bm25Index:
 
     # --- statistics ----------------------------------------------------------------------------------------
 
-    def __contains__(self, term: str) -> bool:
-        return term in self.vocabulary
-
     def document_frequency(self, term: str) -> int:
         """How many passages contain ``term``."""
         i = self.vocabulary.get(term)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence, overload
+from typing import Iterator, Sequence, overload
 
 import numpy as np
 
@@ -105,14 +105,6 @@ class PassageTable(Sequence[Passage]):
             a.frombytes(col.tobytes())
             self._cols.append(a)
 
-    @classmethod
-    def build(cls, documents: Iterable[tuple[Document, Sequence[Passage]]]) -> PassageTable:
-        """The table of ``passages(doc)`` for each document (as ``(doc, passages)`` pairs)."""
-        builder = PassageTableBuilder()
-        for doc, ps in documents:
-            builder.add(doc, ps)
-        return builder.build()
-
     def __len__(self) -> int:
         return len(self._cols[0])
 
@@ -162,19 +154,6 @@ class PassageTable(Sequence[Passage]):
             return 0, 0
         docs = self.columns["doc"]  # in document order
         return int(np.searchsorted(docs, d, "left")), int(np.searchsorted(docs, d, "right"))
-
-    def ids(self) -> Iterator[str]:
-        """Every passage id, in order (without making Passage objects)."""
-        doc_ids = self.doc_ids
-        for d, number, part in zip(*(self._cols[c] for c in (0, 2, 3))):
-            yield f"{doc_ids[d]}#{number}.{part}" if part else f"{doc_ids[d]}#{number}"
-
-    def texts(self) -> Iterator[str]:
-        """Every passage text, in order."""
-        paragraphs = self.paragraphs
-        for para, start, end in zip(*(self._cols[c] for c in (1, 4, 5))):
-            text = paragraphs[para]
-            yield text if start == 0 and end == len(text) else text[start:end]
 
     def counts(self) -> dict[str, int]:
         """How many passages each document has."""

@@ -37,12 +37,11 @@ class Snapshot:
     """Everything a question needs, built together and never changed."""
 
     corpus: Corpus
-    passages: Sequence[Passage]
-    """A PassageTable: ``passages[i]``, ``len()`` and iteration give Passage objects, made on access."""
+    passages: PassageTable
+    """``passages[i]``, ``len()`` and iteration give Passage objects, made on access."""
     index: Bm25Index
     events: tuple[Event, ...]
     documents: Mapping[str, Document]
-    build_seconds: float = 0.0
     embeddings: Embeddings | None = None
     """The semantic stage's passage vectors (None: BM25 alone; see ``semantic.py``)."""
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
@@ -120,19 +119,18 @@ def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS,
     With ``cache_dir``, a corpus whose files are byte for byte those of a cached snapshot is loaded from the
     cache instead (see ``cache.py``), and a newly built snapshot is cached.
     """
-    started = time.perf_counter()
     folder = Path(folder)
     if cache_dir is not None:
         parts = cache.lookup(cache_dir, folder, params=params, max_file_bytes=max_file_bytes,
                              checkpoint=settle_long_lived)
         if parts is not None:
-            return _snapshot(parts, started)
+            return _snapshot(parts)
     corpus = load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=settle_long_lived)
     parts = build_parts(corpus, params)
     if cache_dir is not None:
         files = tuple((d.file, d.sha256) for d in corpus.documents)
         cache.save(cache_dir, folder, cache.cache_key(corpus.fingerprint, params, max_file_bytes), parts, files)
-    return _snapshot(parts, started)
+    return _snapshot(parts)
 
 
 def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS) -> cache.Parts:
@@ -174,7 +172,7 @@ def settle_long_lived() -> None:
     gc.freeze()
 
 
-def _snapshot(parts: cache.Parts, started: float) -> Snapshot:
+def _snapshot(parts: cache.Parts) -> Snapshot:
     corpus, table, index, events = parts
     embeddings = Embeddings.build((p.text for p in table), len(table))
     settle_long_lived()
@@ -184,7 +182,6 @@ def _snapshot(parts: cache.Parts, started: float) -> Snapshot:
         index=index,
         events=events,
         documents={doc.id: doc for doc in corpus.documents},
-        build_seconds=time.perf_counter() - started,
         embeddings=embeddings,
     )
 
@@ -231,7 +228,7 @@ class StoryService:
 
     def sources(self) -> list[Source]:
         snap = self.snapshot
-        counts = _passage_counts(snap.passages)
+        counts = snap.passages.counts()
         return [
             Source(d.id, d.title, str(d.published), d.url, d.publisher, counts.get(d.id, 0))
             for d in snap.corpus.documents
@@ -407,18 +404,6 @@ def diff(old: Snapshot, new: Snapshot, *, seconds: float = 0.0) -> ReloadReport:
     )
 
 
-def _passage_counts(ps: Sequence[Passage]) -> dict[str, int]:
-    if isinstance(ps, PassageTable):
-        return ps.counts()
-    counts: dict[str, int] = {}
-    for p in ps:
-        counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
-    return counts
-
-
-def _texts_by_id(ps: Sequence[Passage], doc_ids: Sequence[str]) -> dict[str, str]:
+def _texts_by_id(ps: PassageTable, doc_ids: Sequence[str]) -> dict[str, str]:
     """Passage id -> text, for the passages of the stories ``doc_ids``."""
-    if isinstance(ps, PassageTable):
-        return {p.id: p.text for doc_id in doc_ids for p in ps.of_document(doc_id)}
-    wanted = set(doc_ids)
-    return {p.id: p.text for p in ps if p.doc_id in wanted}
+    return {p.id: p.text for doc_id in doc_ids for p in ps.of_document(doc_id)}

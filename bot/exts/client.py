@@ -10,7 +10,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..core.corpus import CorpusError
 from ..core.record import Record
 from ..core.service import StoryService
 from ..settings import Settings
@@ -93,9 +92,6 @@ class StoryBotMixin:
             text = render.not_here(self.settings.allowed_channel_ids)
         elif isinstance(error, app_commands.NoPrivateMessage):
             text = "That command only works in a server."
-        elif isinstance(original, CorpusError):
-            await send(interaction, embed=render.problems_embed(original.problems), ephemeral=True)
-            return
         else:
             command = interaction.command.qualified_name if interaction.command else "?"
             log.error("command /%s failed for user %s", command, interaction.user.id, exc_info=original)
