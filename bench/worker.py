@@ -57,13 +57,14 @@ def time_each(fn, items) -> list[float]:
 
 
 def storybot_cold(args) -> dict:
+    from bot.archive.runtime import Runtime
     from bot.core.service import StoryService
     from bot.core.text import tokenize
 
     imported = time.perf_counter() - T0
     shutil.rmtree(args.cache, ignore_errors=True)
     t = time.perf_counter()
-    service = StoryService.open(args.corpus, cache_dir=args.cache)
+    service = StoryService.open(args.corpus, cache_dir=args.cache, runtime=Runtime())
     start = time.perf_counter() - t
     snap = service.snapshot
     questions = json.loads(Path(args.questions).read_text())[: args.n]
@@ -80,11 +81,12 @@ def storybot_cold(args) -> dict:
 
 
 def storybot_warm(args) -> dict:
+    from bot.archive.runtime import Runtime
     from bot.core.service import StoryService
 
     imported = time.perf_counter() - T0
     t = time.perf_counter()
-    service = StoryService.open(args.corpus, cache_dir=args.cache)
+    service = StoryService.open(args.corpus, cache_dir=args.cache, runtime=Runtime())
     start = time.perf_counter() - t
     service.ask("warm start check")
     return {"engine": "storybot", "passages": len(service.snapshot.passages), "import_s": imported,
@@ -94,11 +96,12 @@ def storybot_warm(args) -> dict:
 def storybot_reload(args) -> dict:
     """Lag of a ticker coroutine while reload_async rebuilds the corpus (no cache: the worst case, then it
     writes the cache), with questions answered on the loop throughout, as the bot would."""
+    from bot.archive.runtime import Runtime
     from bot.core.service import StoryService
 
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
-    service = StoryService.open(args.corpus, cache_dir=args.cache)
+    service = StoryService.open(args.corpus, cache_dir=args.cache, runtime=Runtime())
     fresh = Path(tempfile.mkdtemp(prefix="storybot-bench-cache-"))
     service.cache_dir = fresh  # an empty cache: the reload parses, tokenizes, indexes and writes it
     questions = json.loads(Path(args.questions).read_text())
@@ -157,7 +160,7 @@ def adversarial_questions(vocabulary, kind: str, count: int, seed: int, chars: i
     (``hunted``: the worst 200 of 10,000 shuffled and misspelt words)."""
     import random
 
-    from bot.core.spelling import Speller
+    from bot.archive.spelling import Speller
     from bot.core.text import stem
 
     rnd = random.Random(seed)
@@ -221,7 +224,7 @@ def at_the_caps(vocabulary) -> tuple[object, list[str], tuple[int, int]]:
     Returns the speller, the question's words, and the work the first word took."""
     import random
 
-    from bot.core.spelling import MAX_RATIOS, MAX_TRIED, MAX_WORDS, Speller
+    from bot.archive.spelling import MAX_RATIOS, MAX_TRIED, MAX_WORDS, Speller
 
     rnd = random.Random(5)
     extra, terms = [], []
@@ -244,10 +247,11 @@ def at_the_caps(vocabulary) -> tuple[object, list[str], tuple[int, int]]:
 def storybot_spelling(args) -> dict:
     """Spelling correction's cost per question (``Bm25Index.corrections`` with nothing remembered), for the
     bench questions and for adversarial ones; and the whole answer to the worst of those."""
+    from bot.archive.runtime import Runtime
     from bot.core.service import StoryService
     from bot.core.text import tokenize
 
-    service = StoryService.open(args.corpus, cache_dir=args.cache)
+    service = StoryService.open(args.corpus, cache_dir=args.cache, runtime=Runtime())
     index = service.snapshot.index
     vocabulary = list(index.vocabulary)
 
@@ -295,7 +299,7 @@ def storybot_spelling(args) -> dict:
 
 def rank_bm25(args) -> dict:
     from bot.core.corpus import load_corpus
-    from bot.core.index import Params
+    from bot.archive.index import Params
     from bot.core.passages import passages
     from bot.core.text import tokenize
 

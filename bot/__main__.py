@@ -13,7 +13,8 @@ from .console import (Style, render_answer, render_corpus_error, render_sources,
                       render_timeline, run_console)
 from .core.answer import Answer, Quote
 from .core.corpus import CorpusError, ignored_stories
-from .core.display import printable, shown
+from .display import printable, shown
+from .archive.runtime import Runtime
 from .core.service import StoryService
 from .settings import Settings, SettingsError, load_settings
 
@@ -173,7 +174,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from .console import render_stats
-    from .core.record import Record, RecordUnavailable
+    from .record import Record, RecordUnavailable
 
     async def read():
         record = Record.open(settings.data_dir, **settings.record_options())
@@ -283,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "stats":  # reads the record, not the corpus
         return cmd_stats(args, settings)
     try:
-        service = StoryService.open(args.corpus, cache_dir=settings.cache_dir)
+        service = StoryService.open(args.corpus, cache_dir=settings.cache_dir, runtime=Runtime())
     except CorpusError as exc:
         _show(render_corpus_error(exc), file=sys.stderr)
         return 1

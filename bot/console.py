@@ -9,8 +9,8 @@ from typing import Callable, TextIO
 
 from .core.answer import MAX_QUESTION_CHARS, Answer
 from .core.corpus import CorpusError
-from .core.display import printable
-from .core.record import Stats
+from .display import printable
+from .record import Stats
 from .core.service import ReloadReport, Source, StoryService
 from .core.timeline import Event
 

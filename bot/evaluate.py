@@ -31,9 +31,9 @@ from typing import Callable, Iterator
 
 import yaml
 
-from .core.display import shown
-from .core.files import NotAFile, open_regular
-from .core.index import Params
+from .display import shown
+from .files import NotAFile, open_regular
+from .archive.index import Params
 from .core.service import StoryService
 
 ROOT = Path(__file__).resolve().parent.parent

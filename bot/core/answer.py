@@ -20,7 +20,7 @@ from urllib.parse import quote
 import numpy as np
 
 from .corpus import Document
-from .index import Bm25Index
+from ..archive.index import Bm25Index
 from .kinds import Kind, asked_kind, spans
 from .passages import Passage
 from .question import Semantic, read_words

@@ -10,14 +10,14 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from .dates import PartialDate
-from .display import shown
-from .files import NotAFile, open_regular
+from ..display import shown
+from ..files import NotAFile, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -244,10 +244,16 @@ def load_corpus(folder: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES,
     if problems:
         raise CorpusError(problems)
 
+    return Corpus(tuple(documents), fingerprint((doc.file, doc.sha256) for doc in documents))
+
+
+def fingerprint(files: Iterable[tuple[str, str]]) -> str:
+    """The corpus fingerprint: a digest of every story file's name and sha256, in order. The one
+    definition: a loaded corpus and a folder hashed for the cache (``snapshot.py``) both use it."""
     digest = hashlib.sha256()
-    for doc in documents:
-        digest.update(f"{doc.file}\0{doc.sha256}\n".encode())
-    return Corpus(tuple(documents), digest.hexdigest())
+    for name, sha in files:
+        digest.update(f"{name}\0{sha}\n".encode())
+    return digest.hexdigest()
 
 
 def _utf8(name: str) -> bool:

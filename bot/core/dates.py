@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .display import shown
+from ..display import shown
 
 Precision = Literal["year", "month", "day"]
 

@@ -18,7 +18,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 from lemminflect import getAllLemmas
 
-from .index import Bm25Index
+from ..archive.index import Bm25Index
 from .text import Token, tokens
 
 

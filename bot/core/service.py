@@ -7,51 +7,21 @@ one reference, so a question is always answered from one whole corpus, old or ne
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import gc
 import logging
-import sys
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Sequence
 
-from . import cache
+from ..archive.index import Params
+from ..archive.runtime import Runtime
+from ..archive.table import PassageTable
 from .answer import Answer, AnswerRule, answer
-from .corpus import MAX_FILE_BYTES, Corpus, Document, load_corpus
-from .index import Bm25Index, IndexBuilder, Params
-from .passages import Passage, PassageTable, PassageTableBuilder, passages
-from .semantic import Embeddings
-from .text import tokenize
-from .timeline import Event, build_timeline, filter_events
+from .snapshot import DEFAULT_PARAMS, Snapshot, build_snapshot
+from .timeline import Event, filter_events
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PARAMS = Params()
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything a question needs, built together and never changed."""
-
-    corpus: Corpus
-    passages: PassageTable
-    """``passages[i]``, ``len()`` and iteration give Passage objects, made on access."""
-    index: Bm25Index
-    events: tuple[Event, ...]
-    documents: Mapping[str, Document]
-    embeddings: Embeddings | None = None
-    """The semantic stage's passage vectors (None: BM25 alone; see ``semantic.py``)."""
-    loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
-    """When this corpus started serving (UTC)."""
-
-    @property
-    def version(self) -> str:
-        """A short hash of the corpus's content: equal versions, equal stories."""
-        return self.corpus.fingerprint[:8]
-
 
 @dataclass(frozen=True)
 class Source:
@@ -112,80 +82,6 @@ def first_words(text: str, words: int = 6) -> str:
     return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
 
 
-def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS,
-                   max_file_bytes: int = MAX_FILE_BYTES, cache_dir: str | Path | None = None) -> Snapshot:
-    """Load, validate and index a corpus folder. Raises CorpusError; never returns half a corpus.
-
-    With ``cache_dir``, a corpus whose files are byte for byte those of a cached snapshot is loaded from the
-    cache instead (see ``cache.py``), and a newly built snapshot is cached.
-    """
-    folder = Path(folder)
-    if cache_dir is not None:
-        parts = cache.lookup(cache_dir, folder, params=params, max_file_bytes=max_file_bytes,
-                             checkpoint=settle_long_lived)
-        if parts is not None:
-            return _snapshot(parts)
-    corpus = load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=settle_long_lived)
-    parts = build_parts(corpus, params)
-    if cache_dir is not None:
-        files = tuple((d.file, d.sha256) for d in corpus.documents)
-        cache.save(cache_dir, folder, cache.cache_key(corpus.fingerprint, params, max_file_bytes), parts, files)
-    return _snapshot(parts)
-
-
-def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS) -> cache.Parts:
-    """Passages, index and timeline of a loaded corpus, one story at a time: no token lists or Passage
-    objects for the whole archive are ever held at once."""
-    builder = IndexBuilder()
-    table = PassageTableBuilder()
-
-    def stories():
-        for i, doc in enumerate(corpus.documents, start=1):
-            ps = passages(doc)
-            table.add(doc, ps)
-            for p in ps:
-                builder.add(tokenize(p.text))
-            yield doc, ps
-            if i % GC_CHECKPOINT_STORIES == 0:
-                settle_long_lived()
-
-    events = build_timeline(stories())
-    return cache.Parts(corpus, table.build(), builder.build(params), events)
-
-
-GC_CHECKPOINT_STORIES = 500
-
-
-def settle_long_lived() -> None:
-    """Collect cyclic garbage, then move every object alive into the garbage collector's permanent
-    generation (``gc.freeze``), where later collections never walk them.
-
-    A snapshot of an archive is hundreds of thousands of long-lived objects (stories, timeline events,
-    dates). Python's full collections walk every tracked object while holding the GIL: measured at 100k
-    passages, 0.2 s each, at 300k, 0.57 s; a reload that triggers one stalls the event loop (and Discord's
-    heartbeat) that long. Building and loading call this every few thousand stories, so a collection only
-    ever walks what was made since; the collection first is cheap for the same reason. Frozen objects are
-    still freed as usual when nothing refers to them (an old snapshot after a reload); only cyclic garbage
-    that is already frozen would never be collected, and the collection first keeps that to nothing.
-    """
-    gc.collect()
-    gc.freeze()
-
-
-def _snapshot(parts: cache.Parts) -> Snapshot:
-    corpus, table, index, events = parts
-    embeddings = Embeddings.build((p.text for p in table), len(table))
-    settle_long_lived()
-    return Snapshot(
-        corpus=corpus,
-        passages=table,
-        index=index,
-        events=events,
-        documents={doc.id: doc for doc in corpus.documents},
-        embeddings=embeddings,
-    )
-
-
 @dataclass
 class StoryService:
     folder: Path
@@ -196,6 +92,10 @@ class StoryService:
     """Where snapshots are cached between runs (None: no cache)."""
     semantic: bool = True
     """Mix in the semantic stage where its model loaded (False: BM25 alone)."""
+    runtime: Runtime = field(default_factory=Runtime.plain)
+    """Process-wide policy around builds and swaps, chosen by whoever runs the bot (``Runtime()`` there)."""
+    generation: int = 0
+    """How many reloads have swapped a new snapshot in: it changes exactly when ``snapshot`` does."""
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _swap_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _async_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -204,11 +104,13 @@ class StoryService:
 
     @classmethod
     def open(cls, folder: str | Path, *, params: Params = DEFAULT_PARAMS, rule: AnswerRule = AnswerRule(),
-             cache_dir: str | Path | None = None, semantic: bool = True) -> StoryService:
+             cache_dir: str | Path | None = None, semantic: bool = True,
+             runtime: Runtime | None = None) -> StoryService:
         folder = Path(folder)
         cache_dir = Path(cache_dir) if cache_dir is not None else None
-        return cls(folder, build_snapshot(folder, params=params, cache_dir=cache_dir), params, rule, cache_dir,
-                   semantic)
+        runtime = runtime or Runtime.plain()
+        snapshot = build_snapshot(folder, params=params, cache_dir=cache_dir, checkpoint=runtime.checkpoint)
+        return cls(folder, snapshot, params, rule, cache_dir, semantic, runtime)
 
     # --- what members ask ----------------------------------------------------------------------------------
 
@@ -242,10 +144,11 @@ class StoryService:
             return self._reload(None)
 
     def _reload(self, attempt: _Attempt | None) -> ReloadReport:
-        with _switch_interval(RELOAD_SWITCH_INTERVAL):
+        with self.runtime.building():
             started = time.perf_counter()
             old = self.snapshot
-            new = build_snapshot(self.folder, params=self.params, cache_dir=self.cache_dir)
+            new = build_snapshot(self.folder, params=self.params, cache_dir=self.cache_dir,
+                                 checkpoint=self.runtime.checkpoint)
             with self._swap_lock:
                 if attempt is not None:
                     if attempt.abandoned:
@@ -254,8 +157,9 @@ class StoryService:
                         raise ReloadTimeout(attempt.limit)
                     attempt.swapped = True
                 self.snapshot = new
+                self.generation += 1
             report = diff(old, new, seconds=time.perf_counter() - started)
-            _release(old)
+            self.runtime.release(old)
             del old
         log.info("corpus reloaded from %s: %s", self.folder, "; ".join(report.lines()))
         return report
@@ -278,7 +182,6 @@ class StoryService:
                 log.warning("the reload of %s did not finish within %.0f s and was abandoned; the old corpus "
                             "keeps serving", self.folder, timeout)
                 raise ReloadTimeout(timeout) from None
-
 
     def wait_for_reloads(self, timeout: float) -> bool:
         """At shutdown: wait up to ``timeout`` seconds for reloads still running (so that a cache being
@@ -338,34 +241,6 @@ def _quiet(work: asyncio.Future) -> None:
     """An abandoned reload's outcome: nobody waits for it any more (its own log line said how it ended)."""
     if not work.cancelled():
         work.exception()
-
-
-def _release(old: Snapshot, *, patience: float = 0.5) -> None:
-    """Wait (briefly) until no question in flight still holds the old snapshot, so that the caller's
-    reference is the last one and freeing it (hundreds of thousands of objects: 0.1 s at 300k passages)
-    happens in the reload's thread, not on the event loop where the last question would drop it."""
-    deadline = time.monotonic() + patience
-    while sys.getrefcount(old) > 3 and time.monotonic() < deadline:  # the caller's, ours, getrefcount's
-        time.sleep(0.002)
-
-
-RELOAD_SWITCH_INTERVAL = 0.0005
-"""Python's thread switch interval while a reload runs (the default is 0.005 s).
-
-A reload is CPU-bound Python in a worker thread, and the event loop needs the GIL back after every call that
-releases it (numpy releases it often, waiting for the network does too): each time, it waits for the
-worker to reach a switch. With 5 ms that made questions asked during a 100k-passage reload take 10 ms
-(p50) to 290 ms (max) and the loop lag 300 ms; with 0.5 ms, 4 ms and 30 ms, and the reload is no slower."""
-
-
-@contextmanager
-def _switch_interval(seconds: float) -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, seconds))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
 
 
 def diff(old: Snapshot, new: Snapshot, *, seconds: float = 0.0) -> ReloadReport:

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from ..core.corpus import CorpusError
-from ..core.record import RecordUnavailable
+from ..record import RecordUnavailable
 from ..core.service import ReloadTimeout
 from . import render
 from .client import NotModerator
@@ -46,7 +46,7 @@ class Admin(commands.Cog):
         """Re-read the corpus folder and swap it in (moderators only)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         user = interaction.user
-        serving = id(self.bot.service.snapshot)  # not the snapshot itself: the reload waits for it to be let go
+        serving = self.bot.service.generation  # not the snapshot itself: the reload waits for it to be let go
         try:
             report = await self.bot.service.reload_async(timeout=self.bot.settings.reload_timeout_seconds)
         except ReloadTimeout as exc:
@@ -65,7 +65,7 @@ class Admin(commands.Cog):
             # not a problem the loader could name (a bug, or a file it could not cope with): say which corpus
             # serves now, and leave the traceback to the log
             log.exception("reload by %s (%s) in guild %s failed", user, user.id, interaction.guild_id)
-            swapped = id(self.bot.service.snapshot) != serving
+            swapped = self.bot.service.generation != serving
             await interaction.followup.send(embed=render.reload_failed_embed(swapped=swapped), ephemeral=True)
             await self.mod_log(render.modlog_failed(user, swapped=swapped))
             return

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ..core.record import Record
+from ..record import Record
 from ..core.service import StoryService
 from ..settings import Settings
 from . import render

@@ -3,7 +3,7 @@
 Buttons carry their whole state in their custom id (as the timeline's pager does), so they work after a
 restart: a vote button holds the id of the interaction or message that asked, a context button short
 references to the quoted passages. Every record write runs in the background: a reply never waits for the
-database, and a database that is down only costs the record (logged once, see ``core.record``).
+database, and a database that is down only costs the record (logged once, see ``bot/record.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import discord
 
 from ..core.answer import Answer, Quote
 from ..core.context import context_of, passage_ref
-from ..core.record import RecordUnavailable, Reply
+from ..record import RecordUnavailable, Reply
 from . import render
 
 if TYPE_CHECKING:

@@ -13,7 +13,8 @@ import discord
 from discord.backoff import ExponentialBackoff
 
 from ..core.corpus import CorpusError
-from ..core.display import printable
+from ..display import printable
+from ..archive.runtime import Runtime
 from ..core.service import StoryService
 from ..settings import Settings, SettingsError
 from .client import create_bot, guild_sync_problem
@@ -41,12 +42,13 @@ def main(command: str, settings: Settings, args: argparse.Namespace) -> int:
         return 2
     setup_logging(settings.log_level)
     try:
-        service = StoryService.open(args.corpus, cache_dir=settings.cache_dir)  # CACHE_DIR, as the other commands
+        service = StoryService.open(args.corpus, cache_dir=settings.cache_dir,  # CACHE_DIR, as the other commands
+                                    runtime=Runtime())  # the bot's policy around reloads: see bot/archive/runtime.py
     except CorpusError as exc:
         print(printable("storybot: the corpus has problems:\n" + "\n".join(f"  {p}" for p in exc.problems)),
               file=sys.stderr)
         return 1
-    from ..core.record import Record
+    from ..record import Record
 
     record = None
     if command == "run":  # reads (or makes) the key file: before the event loop runs

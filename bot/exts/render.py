@@ -15,7 +15,7 @@ import discord
 from ..core.answer import Answer, Quote
 from ..core.context import Context
 from ..core.corpus import Problem
-from ..core.record import Stats
+from ..record import Stats
 from ..core.service import ReloadReport, Snapshot, Source
 from ..core.timeline import Event
 

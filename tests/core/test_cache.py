@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import cache
-from bot.core.index import Params
+from bot.archive import cache
+from bot.archive.index import Params
+from bot.core.snapshot import folder_fingerprint
 from bot.core.service import StoryService, build_snapshot
 from tests.conftest import CORPUS, write_story
 
@@ -55,11 +56,11 @@ def same(a: StoryService, b: StoryService) -> None:
 
 
 def messages(caplog) -> str:
-    return "\n".join(r.getMessage() for r in caplog.records if r.name == "bot.core.cache")
+    return "\n".join(r.getMessage() for r in caplog.records if r.name == "bot.archive.cache")
 
 
 def test_a_cache_hit_answers_exactly_as_a_fresh_build(corpus, cache_dir, caplog):
-    caplog.set_level(logging.INFO, logger="bot.core.cache")
+    caplog.set_level(logging.INFO, logger="bot.archive.cache")
     fresh = StoryService.open(corpus)
     first = StoryService.open(corpus, cache_dir=cache_dir)
     assert "no index cache" in messages(caplog) and "wrote the index cache" in messages(caplog)
@@ -98,7 +99,7 @@ def test_any_change_to_the_corpus_invalidates_the_cache(corpus, cache_dir, caplo
     else:
         story.write_bytes(story.read_bytes())  # new mtime, same content: still a hit
     caplog.clear()
-    caplog.set_level(logging.INFO, logger="bot.core.cache")
+    caplog.set_level(logging.INFO, logger="bot.archive.cache")
     served = StoryService.open(corpus, cache_dir=cache_dir)
     log = messages(caplog)
     same(served, StoryService.open(corpus))  # whatever happened, the answers are the fresh build's
@@ -130,9 +131,9 @@ def test_a_damaged_cache_is_rebuilt_with_a_log_line_and_never_served(corpus, cac
         (snap / "manifest.json").write_text("{not json", encoding="utf-8")
     else:
         (snap / "manifest.json").write_text("", encoding="utf-8")
-    caplog.set_level(logging.INFO, logger="bot.core.cache")
+    caplog.set_level(logging.INFO, logger="bot.archive.cache")
     served = StoryService.open(corpus, cache_dir=cache_dir)
-    warnings = [r for r in caplog.records if r.name == "bot.core.cache" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "bot.archive.cache" and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "unusable" in warnings[0].getMessage() and "rebuilding" in warnings[0].getMessage()
     same(served, StoryService.open(corpus))
     caplog.clear()
@@ -148,7 +149,7 @@ def test_a_damaged_text_array_is_caught_by_its_checksum(corpus, cache_dir, caplo
     at = raw.index(b"Aardvark"[1:])  # same length, different words: only the checksum can tell
     raw[at : at + 3] = b"XYZ"
     target.write_bytes(bytes(raw))
-    caplog.set_level(logging.WARNING, logger="bot.core.cache")
+    caplog.set_level(logging.WARNING, logger="bot.archive.cache")
     served = StoryService.open(corpus, cache_dir=cache_dir)
     assert "checksum" in messages(caplog)
     same(served, StoryService.open(corpus))
@@ -156,7 +157,7 @@ def test_a_damaged_text_array_is_caught_by_its_checksum(corpus, cache_dir, caplo
 
 def test_index_settings_and_the_size_cap_are_part_of_the_key(corpus, cache_dir, caplog):
     build_snapshot(corpus, cache_dir=cache_dir)
-    caplog.set_level(logging.INFO, logger="bot.core.cache")
+    caplog.set_level(logging.INFO, logger="bot.archive.cache")
     other = build_snapshot(corpus, cache_dir=cache_dir, params=Params(k1=1.2))
     assert "the code, the cache format, the index settings or a library's version changed" in messages(caplog)
     assert other.index.params == Params(k1=1.2)
@@ -167,7 +168,7 @@ def test_index_settings_and_the_size_cap_are_part_of_the_key(corpus, cache_dir, 
 
 def test_reload_uses_the_cache_and_sees_changes(corpus, cache_dir, caplog):
     service = StoryService.open(corpus, cache_dir=cache_dir)
-    caplog.set_level(logging.INFO, logger="bot.core.cache")
+    caplog.set_level(logging.INFO, logger="bot.archive.cache")
     report = service.reload()
     assert not report.changed and "from the index cache" in messages(caplog)
     (corpus / "aardvark.md").unlink()
@@ -187,7 +188,7 @@ def test_an_invalid_corpus_is_refused_even_with_a_cache(corpus, cache_dir):
 def test_an_unwritable_cache_folder_only_costs_time(corpus, tmp_path, caplog):
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("x")
-    caplog.set_level(logging.WARNING, logger="bot.core.cache")
+    caplog.set_level(logging.WARNING, logger="bot.archive.cache")
     service = StoryService.open(corpus, cache_dir=blocked / "cache")
     assert service.ask("Who is Mike Poole?").answered
     assert "could not write the index cache" in messages(caplog)
@@ -200,10 +201,10 @@ def test_old_caches_are_pruned(corpus, cache_dir):
     assert len(list(cache_dir.glob("snapshot-*"))) == cache.KEEP
 
 
-def test_the_fingerprint_matches_the_loaded_corpus(corpus):
+def test_the_folder_hashed_for_the_cache_has_the_loaded_corpus_fingerprint(corpus):
     from bot.core.corpus import MAX_FILE_BYTES, load_corpus
 
-    fp = cache.fingerprint(corpus, max_file_bytes=MAX_FILE_BYTES)
+    fp = folder_fingerprint(corpus, max_file_bytes=MAX_FILE_BYTES)  # one definition: corpus.fingerprint
     assert fp is not None and fp.digest == load_corpus(corpus).fingerprint
-    assert cache.fingerprint(corpus / "missing", max_file_bytes=MAX_FILE_BYTES) is None
-    assert cache.fingerprint(corpus, max_file_bytes=100) is None  # a file over the cap: no cache, the load says why
+    assert folder_fingerprint(corpus / "missing", max_file_bytes=MAX_FILE_BYTES) is None
+    assert folder_fingerprint(corpus, max_file_bytes=100) is None  # a file over the cap: no cache, the load says why

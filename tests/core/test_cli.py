@@ -133,7 +133,7 @@ def test_too_long_questions_are_refused_with_the_limit():
 def test_stats_json_lists_refused_questions_and_answers_voted_down(tmp_path):
     import asyncio
 
-    from bot.core.record import Record, Reply, search_words
+    from bot.record import Record, Reply, search_words
 
     async def fill():
         r = Record.open(tmp_path)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.synth import Generator, questions_from
-from bot.core.index import Bm25Index, Params
+from bot.archive.index import Bm25Index, Params
 from bot.core.text import tokenize
 
 

@@ -9,8 +9,8 @@ import logging
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.core import record as rec
-from bot.core.record import Record, RecordUnavailable, Reply
+from bot import record as rec
+from bot.record import Record, RecordUnavailable, Reply
 from tests.conftest import settle_sqlite_threads
 
 KEY = b"test-key"
@@ -151,7 +151,7 @@ async def test_a_database_down_is_logged_once_and_recovers(tmp_path, caplog):
     folder.mkdir()
     r = Record(f"sqlite+aiosqlite:///{folder / 'record.db'}", KEY)
     folder.rmdir()  # the database cannot be opened: the folder is not there
-    with caplog.at_level(logging.DEBUG, logger="bot.core.record"):
+    with caplog.at_level(logging.DEBUG, logger="bot.record"):
         for i in range(5):
             with pytest.raises(RecordUnavailable):
                 await r.add_reply(reply(i))
@@ -170,7 +170,7 @@ async def test_postgresql_down_then_back(postgres_server, postgres_url, caplog):
     await r.add_reply(reply(1))
     postgres_server["pg_ctl"]("-m", "fast", "-w", "stop")
     try:
-        with caplog.at_level(logging.WARNING, logger="bot.core.record"):
+        with caplog.at_level(logging.WARNING, logger="bot.record"):
             for i in range(3):
                 with pytest.raises(RecordUnavailable):
                     await r.add_reply(reply(10 + i))

@@ -19,7 +19,7 @@ import sys
 
 import discord
 
-from bot.core.record import Record, database_url, load_key
+from bot.record import Record, database_url, load_key
 from bot.core.service import StoryService
 from bot.exts.client import create_bot
 from bot.settings import Settings

@@ -13,7 +13,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.core.record import Record
+from bot.record import Record
 from bot.core.service import StoryService
 from bot.exts.client import create_bot
 from bot.settings import Settings
@@ -264,7 +264,7 @@ async def test_allowed_channels_limit_where_questions_are_answered(corpus_copy):
 async def test_a_database_down_costs_only_the_record(corpus_copy, tmp_path, caplog):
     gone = tmp_path / "gone"
     async with FakeDiscord() as fd:
-        with caplog.at_level(logging.DEBUG, logger="bot.core.record"):
+        with caplog.at_level(logging.DEBUG, logger="bot.record"):
             await start(fd, corpus_copy, f"sqlite+aiosqlite:///{gone / 'record.db'}")  # a folder that isn't there
             alice = fd.add_member("alice")
             finals = [await (await fd.slash("ask", {"question": q}, user=alice)).wait_final()

@@ -129,7 +129,7 @@ def test_feedback_embeds_fit_whatever_they_hold(tmp_path):
     from bot.core.context import Context
     from bot.core.corpus import Document
     from bot.core.dates import PartialDate
-    from bot.core.record import Stats, UnansweredGroup, VotedDown
+    from bot.record import Stats, UnansweredGroup, VotedDown
     from bot.core.service import Source
 
     now = dt.datetime.now(dt.timezone.utc)

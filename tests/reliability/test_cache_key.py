@@ -24,7 +24,7 @@ def served_from_cache(caplog) -> bool:
 def test_another_library_version_means_a_rebuild(corpus_dir, tmp_path, caplog, monkeypatch, library):
     cache = tmp_path / "cache"
     StoryService.open(corpus_dir, cache_dir=cache)
-    caplog.set_level(logging.INFO, logger="bot.core.cache")
+    caplog.set_level(logging.INFO, logger="bot.archive.cache")
     StoryService.open(corpus_dir, cache_dir=cache)
     assert served_from_cache(caplog)  # the same versions: served
 
@@ -42,7 +42,7 @@ def test_another_unicode_database_means_a_rebuild(corpus_dir, tmp_path, caplog, 
     cache = tmp_path / "cache"
     StoryService.open(corpus_dir, cache_dir=cache)
     monkeypatch.setattr(unicodedata, "unidata_version", "99.0.0")
-    caplog.set_level(logging.INFO, logger="bot.core.cache")
+    caplog.set_level(logging.INFO, logger="bot.archive.cache")
     StoryService.open(corpus_dir, cache_dir=cache)
     assert not served_from_cache(caplog)
     report("cache key", covers="PyStemmer, lemminflect, PyYAML, pydantic, pydantic-core, rank-bm25, numpy, Python, Unicode")

@@ -132,7 +132,7 @@ def test_a_fifo_in_the_cache_is_rebuilt_not_waited_for(corpus_dir, tmp_path, whi
         target = snapshot / which
     target.unlink()
     os.mkfifo(target)
-    caplog.set_level(logging.INFO, logger="bot.core.cache")
+    caplog.set_level(logging.INFO, logger="bot.archive.cache")
     service, took = within(PATIENCE, StoryService.open, corpus_dir, cache_dir=cache, fifos=(target,))
     assert service.ask("Who is Mike Poole?").answered
     if which != "pointer":

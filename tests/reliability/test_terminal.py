@@ -105,7 +105,7 @@ def test_stats_prints_no_control_characters_from_a_members_question(tmp_path, ca
     """Members' questions reach the moderator's terminal through `storybot stats`: inert there too."""
     import asyncio
 
-    from bot.core.record import Record, Reply
+    from bot.record import Record, Reply
 
     async def fill():
         r = Record.open(tmp_path)

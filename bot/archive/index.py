@@ -1,4 +1,4 @@
-"""BM25 over passages: the only module that imports rank_bm25.
+"""BM25 over passages: the only module that imports rank_bm25 (top-k selection is ``topk.py``).
 
 rank-bm25 is the reference scorer. Its ``get_scores`` walks every passage in Python for each query word,
 which is fine for one story and slow for an archive (about 165 ms a question at 100k passages). The index
@@ -25,6 +25,7 @@ import numpy as np
 import rank_bm25
 
 from .spelling import Speller
+from .topk import Hit, kth_largest, top
 
 Variant = Literal["okapi", "l", "plus"]
 
@@ -51,13 +52,6 @@ class Params:
         cls = _REFERENCE[self.variant]
         extra = {"epsilon": self.epsilon} if self.variant == "okapi" else {"delta": self.delta}
         return cls(list(tokenized), k1=self.k1, b=self.b, **extra)
-
-
-@dataclass(frozen=True)
-class Hit:
-    index: int
-    """Position of the passage in the sequence the index was built from."""
-    score: float
 
 
 class IndexBuilder:
@@ -253,12 +247,12 @@ class Bm25Index:
             # A lower bound for the k-th best score: the k-th best of any k or more passages.
             bound = 0.0
             if rarest is not None:
-                bound = _kth_largest(acc[indices[rarest[0]:rarest[1]]], k)
+                bound = kth_largest(acc[indices[rarest[0]:rarest[1]]], k)
             if dense and self.size >= k * _SAMPLE_STRIDE:
-                bound = max(bound, _kth_largest(acc[::_SAMPLE_STRIDE], k))
+                bound = max(bound, kth_largest(acc[::_SAMPLE_STRIDE], k))
             chosen = np.flatnonzero(acc >= bound) if bound > 0 else np.flatnonzero(acc)
             scores = acc[chosen]
-            hits = _top(chosen, scores, k)
+            hits = top(chosen, scores, k)
         finally:
             if any(t in dense for t in ids):
                 acc.fill(0.0)
@@ -284,7 +278,7 @@ class Bm25Index:
                 acc += self._absent[t]
                 acc[idx] = present
         chosen = np.flatnonzero(seen)
-        return _top(chosen + lo, acc[chosen], k)
+        return top(chosen + lo, acc[chosen], k)
 
     def _search_general(self, ids: list[int], k: int) -> list[Hit]:
         """Any sign of contribution, and BM25Plus's score for absent words: exact, dense, slower."""
@@ -302,7 +296,7 @@ class Bm25Index:
                 acc += self._absent[t]
                 acc[idx] = present
         chosen = np.flatnonzero(seen)
-        return _top(chosen, acc[chosen], k)
+        return top(chosen, acc[chosen], k)
 
     def terms_in(self, position: int, query: Sequence[str]) -> set[str]:
         """Which of the query terms the passage at ``position`` contains."""
@@ -332,23 +326,3 @@ class Bm25Index:
         """``corrector()`` applied to each term of one question, in order."""
         return list(map(self.corrector(), terms))
 
-
-def _kth_largest(values: np.ndarray, k: int) -> float:
-    if len(values) < k:
-        return 0.0
-    return float(np.partition(values, len(values) - k)[len(values) - k])
-
-
-def _top(positions: np.ndarray, scores: np.ndarray, k: int) -> list[Hit]:
-    """The ``k`` best (position, score) pairs: highest score first, equal scores by position."""
-    if len(scores) > k:
-        if len(scores) > 64 * k:  # narrow down first; keep every tie of the k-th score
-            kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
-            keep = scores >= kth
-            positions, scores = positions[keep], scores[keep]
-        order = np.lexsort((positions, -scores))[:k]
-        positions, scores = positions[order], scores[order]
-    else:
-        order = np.lexsort((positions, -scores))
-        positions, scores = positions[order], scores[order]
-    return [Hit(int(p), float(s)) for p, s in zip(positions.tolist(), scores.tolist())]

@@ -36,7 +36,7 @@ from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Integer, MetaData
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .text import tokenize
+from .core.text import tokenize
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,9 @@
 """The on-disk snapshot cache: a restart over an unchanged corpus loads arrays instead of re-parsing,
 re-tokenizing and re-indexing every story.
 
+It stores and checks arrays and texts (``Stored``); what they mean as stories is the core's business
+(``bot/core/snapshot.py``), which also says what the corpus fingerprint is.
+
 A cache belongs to exactly one corpus content: its name is a digest of every story file's name and bytes
 (the corpus fingerprint), the cache format, the source of the modules that build a snapshot, the index
 parameters and the file size cap. Any change to any file gives another key, so a stale cache is never found,
@@ -32,26 +35,23 @@ import unicodedata
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence, TypeVar
 
 import numpy as np
 
-from .corpus import Corpus, Document, story_names
-from .dates import PartialDate
-from .display import shown
-from .files import NotAFile, open_regular
+from ..display import shown
+from ..files import NotAFile, open_regular
 from .index import Bm25Index, Params
-from .passages import PassageTable
-from .timeline import Event
+from .table import PassageTable
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 """Bump when the layout of the cache file changes."""
-_SOURCES = ("cache.py", "corpus.py", "dates.py", "index.py", "passages.py", "text.py", "timeline.py")
-"""The modules whose code decides what a snapshot holds: editing any of them invalidates every cache."""
+_SOURCES = ("cache.py", "index.py", "table.py")
+"""The archive's modules whose code decides what a snapshot holds (the core names its own): editing any of
+them invalidates every cache."""
 _LIBRARIES = ("PyStemmer", "lemminflect", "PyYAML", "pydantic", "pydantic-core", "rank-bm25", "numpy")
 """The libraries whose output a snapshot holds (stems, lemmas, parsed front matter, validated fields, idf, floats):
 a cache made with other versions of any of them is not served. The Python version and its Unicode database
@@ -59,67 +59,53 @@ a cache made with other versions of any of them is not served. The Python versio
 KEEP = 3
 """How many cache files (the most recently used) to keep in the cache folder."""
 _CHUNK_DOCS = 2000
-_DOC_FIELDS = ("id", "title", "published", "url", "publisher", "caption", "file", "sha256")
+
+T = TypeVar("T")
 
 
 class CacheMiss(Exception):
     """The cache cannot serve this corpus; the message says why."""
 
 
-class Parts(NamedTuple):
-    corpus: Corpus
+class Events(NamedTuple):
+    """Timeline events as columns."""
+    dates: np.ndarray
+    """(year, month, day) of each event, 0 for an unknown month or day."""
+    texts: list[str]
+    passage_ids: list[str]
+    positions: np.ndarray
+    """Where each event's passage is in the passage table."""
+
+
+class Stored(NamedTuple):
+    """A snapshot as the cache holds it: arrays and texts."""
+    fingerprint: str
+    stories: dict[str, list]
+    """One column per story field (JSON values), in story order."""
+    paragraphs: list[tuple[str, ...]]
+    """Each story's paragraphs."""
     passages: PassageTable
     index: Bm25Index
-    events: tuple[Event, ...]
+    events: Events
 
 
 class Fingerprint(NamedTuple):
     digest: str
-    """Equal to ``Corpus.fingerprint`` of the folder."""
+    """The corpus fingerprint (see ``bot/core/snapshot.py``)."""
     files: tuple[tuple[str, str], ...]
     """Each story file's name and sha256, in order."""
 
 
-def fingerprint(folder: str | Path, *, max_file_bytes: int) -> Fingerprint | None:
-    """The folder's corpus fingerprint, from the files' bytes alone (no parsing); None when the folder
-    cannot be a valid corpus as it stands (missing, empty, a file too large or unreadable)."""
-    folder = Path(folder)
-    try:
-        files = story_names(folder)
-        if not files:
-            return None
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return None
-    digest = hashlib.sha256()
-    out = []
-    try:
-        for name in files:
-            try:
-                encoded = name.encode("utf-8")
-            except UnicodeEncodeError:
-                return None  # a file name that is not UTF-8: load_corpus will say which
-            try:
-                with open_regular(name, dir_fd=fd) as f:  # never blocks: a FIFO or a device is refused
-                    raw = f.read(max_file_bytes + 1)
-            except OSError:
-                return None
-            if len(raw) > max_file_bytes:
-                return None
-            sha = hashlib.sha256(raw).hexdigest()
-            out.append((name, sha))
-            digest.update(encoded + f"\0{sha}\n".encode())
-    finally:
-        os.close(fd)
-    return Fingerprint(digest.hexdigest(), tuple(out))
-
-
-@lru_cache(maxsize=1)
-def code_digest() -> str:
+def code_digest(sources: Sequence[Path]) -> str:
+    """A digest of the archive's own modules and of ``sources`` (the caller's modules that shape a snapshot)."""
     here = Path(__file__).resolve().parent
+    return _digest((*(here / name for name in _SOURCES), *map(Path, sources)))
+
+
+def _digest(paths: tuple[Path, ...]) -> str:
     digest = hashlib.sha256()
-    for name in _SOURCES:
-        digest.update(name.encode() + b"\0" + (here / name).read_bytes())
+    for path in paths:
+        digest.update(f"{path.parent.name}/{path.name}".encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -134,8 +120,8 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def cache_key(corpus_fingerprint: str, params: Params, max_file_bytes: int) -> str:
-    spec = {"format": FORMAT_VERSION, "code": code_digest(), "libraries": library_versions(),
+def cache_key(corpus_fingerprint: str, params: Params, max_file_bytes: int, sources: Sequence[Path] = ()) -> str:
+    spec = {"format": FORMAT_VERSION, "code": code_digest(tuple(sources)), "libraries": library_versions(),
             "params": asdict(params), "max_file_bytes": max_file_bytes, "corpus": corpus_fingerprint}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
@@ -149,12 +135,15 @@ def _pointer(cache_dir: Path, folder: Path) -> Path:
     return cache_dir / f"corpus-{where}.txt"
 
 
-# --- loading -------------------------------------------------------------------------------------------------
+# --- loading-------------------------------------------------------------------------------------------------
 
 
-def lookup(cache_dir: str | Path, folder: str | Path, *, params: Params, max_file_bytes: int,
-           checkpoint: Callable[[], None] | None = None) -> Parts | None:
-    """The cached snapshot parts of ``folder`` as its files are now, or None (with a log line saying why).
+def lookup(cache_dir: str | Path, folder: str | Path, *, fingerprint: Callable[[], Fingerprint | None],
+           key_of: Callable[[str], str], make: Callable[[Stored], T],
+           checkpoint: Callable[[], None] | None = None) -> T | None:
+    """``make`` of the snapshot cached for ``folder`` as its files are now, or None (with a log line saying
+    why). ``fingerprint()`` fingerprints the folder's files (None: they cannot be a corpus as they stand);
+    ``key_of`` turns a fingerprint's digest into the cache key.
 
     Hashing every file of an archive takes a while (0.3 s at 300k passages), so the cache last written
     for this folder is loaded meanwhile, and served only if the files turn out to be the ones it was made
@@ -163,14 +152,14 @@ def lookup(cache_dir: str | Path, folder: str | Path, *, params: Params, max_fil
     cache_dir, folder = Path(cache_dir), Path(folder)
     guess = _last_key(cache_dir, folder)
     with ThreadPoolExecutor(1, thread_name_prefix="storybot-fingerprint") as pool:
-        hashing = pool.submit(fingerprint, folder, max_file_bytes=max_file_bytes)
+        hashing = pool.submit(fingerprint)
         early = None
         if guess is not None and cache_path(cache_dir, guess).exists():
-            early = _load(cache_dir, folder, guess, checkpoint, announce=False)
+            early = _load(cache_dir, folder, guess, make, checkpoint, announce=False)
         current = hashing.result()
     if current is None:
         return None  # the folder cannot be a valid corpus as it stands: load_corpus will say why
-    key = cache_key(current.digest, params, max_file_bytes)
+    key = key_of(current.digest)
     if key == guess and early is not None:
         log.info("loaded %s from the index cache %s (%s)", folder, cache_path(cache_dir, key).name,
                  "its files are byte for byte the corpus's")
@@ -178,26 +167,18 @@ def lookup(cache_dir: str | Path, folder: str | Path, *, params: Params, max_fil
     if key == guess and not cache_path(cache_dir, key).exists():
         return None  # it was unusable, and deleted: the warning said why
     del early
-    return load(cache_dir, folder, key, current, checkpoint)
-
-
-def load(cache_dir: str | Path, folder: str | Path, key: str, current: Fingerprint,
-         checkpoint: Callable[[], None] | None = None) -> Parts | None:
-    """The snapshot parts cached under ``key``, or None (with a log line saying why). ``checkpoint`` is
-    called every few thousand stories (the service settles the garbage collector there)."""
-    cache_dir, folder = Path(cache_dir), Path(folder)
     if not cache_path(cache_dir, key).exists():
         log.info("no index cache for %s: %s; building it", folder, _why_missing(cache_dir, folder, current))
         return None
-    return _load(cache_dir, folder, key, checkpoint)
+    return _load(cache_dir, folder, key, make, checkpoint)
 
 
-def _load(cache_dir: Path, folder: Path, key: str, checkpoint: Callable[[], None] | None,
-          announce: bool = True) -> Parts | None:
+def _load(cache_dir: Path, folder: Path, key: str, make: Callable[[Stored], T],
+          checkpoint: Callable[[], None] | None, announce: bool = True) -> T | None:
     path = cache_path(cache_dir, key)
     started = time.perf_counter()
     try:
-        parts = _read(path, key, checkpoint or (lambda: None))
+        parts = _read(path, key, make, checkpoint or (lambda: None))
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, it is not served
         log.warning("index cache %s is unusable (%s: %s); deleting it and rebuilding", path,
                     type(exc).__name__, exc)
@@ -253,26 +234,26 @@ def _why_missing(cache_dir: Path, folder: Path, current: Fingerprint) -> str:
     return "the corpus changed since the last cache (" + "; ".join(said) + ")"
 
 
-def _read(path: Path, key: str, checkpoint: Callable[[], None]) -> Parts:
+def _read(path: Path, key: str, make: Callable[[Stored], T], checkpoint: Callable[[], None]) -> T:
     # No automatic collections while a snapshot's objects are made (they would walk them again and again:
     # a third of the load's time); ``checkpoint`` collects and settles them as the load goes.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _read_parts(path, key, checkpoint)
+        return make(_read_parts(path, key, checkpoint))
     finally:
         if enabled:
             gc.enable()
 
 
-def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> Parts:
+def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> Stored:
     z = _Reader(path)
     meta = z.meta
     if meta.get("format") != FORMAT_VERSION or meta.get("key") != key:
         raise CacheMiss("it was written for another corpus or version")
     n_docs, n_passages = meta["documents"], meta["passages"]
 
-    docs = {f: json.loads(_text(z[f"doc_{f}"])) for f in _DOC_FIELDS}
+    docs = {f: json.loads(_text(z[f"doc_{f}"])) for f in meta["fields"]}
     counts = z["doc_paragraphs"].tolist()
     offsets = z["doc_offsets"].tolist()
     if any(len(col) != n_docs for col in docs.values()) or len(counts) != n_docs or len(offsets) != n_docs + 1:
@@ -280,10 +261,7 @@ def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> Parts:
     blob = z["paragraphs"]
     if len(blob) != offsets[-1]:
         raise CacheMiss("the paragraph text is truncated")
-    dates: dict[str, PartialDate] = {}
-    for published in set(docs["published"]):
-        dates[published] = PartialDate.parse(published)
-    documents: list[Document] = []
+    own: list[tuple[str, ...]] = []
     paragraphs: list[str] = []
     for a in range(0, n_docs, _CHUNK_DOCS):  # decode a few thousand stories at a time: short GIL holds
         b = min(a + _CHUNK_DOCS, n_docs)
@@ -294,14 +272,9 @@ def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> Parts:
         paragraphs.extend(chunk)
         at = 0
         for i in range(a, b):
-            own = tuple(chunk[at : at + counts[i]])
+            own.append(tuple(chunk[at : at + counts[i]]))
             at += counts[i]
-            documents.append(Document(
-                id=docs["id"][i], title=docs["title"][i], published=dates[docs["published"][i]],
-                paragraphs=own, url=docs["url"][i], publisher=docs["publisher"][i], caption=docs["caption"][i],
-                file=docs["file"][i], sha256=docs["sha256"][i]))
         checkpoint()
-    corpus = Corpus(tuple(documents), meta["fingerprint"])
 
     cols = {name: z[f"passage_{name}"] for name in ("doc", "para", "number", "part", "start", "end")}
     if any(len(c) != n_passages for c in cols.values()):
@@ -326,12 +299,12 @@ def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> Parts:
     index = Bm25Index.from_arrays(Params(**meta["params"]), vocabulary, size=n_passages, dense=dense, **arrays)
 
     events = _read_events(z, table)
-    if len(events) != meta["events"]:
+    if len(events.texts) != meta["events"]:
         raise CacheMiss("the timeline is truncated")
-    return Parts(corpus, table, index, events)
+    return Stored(meta["fingerprint"], docs, own, table, index, events)
 
 
-def _read_events(z: _Reader, table: PassageTable) -> tuple[Event, ...]:
+def _read_events(z: _Reader, table: PassageTable) -> Events:
     ymd = z["event_date"]
     where = z["event_passage"]
     texts = _lines(z["event_text"])
@@ -340,17 +313,7 @@ def _read_events(z: _Reader, table: PassageTable) -> tuple[Event, ...]:
         raise CacheMiss("the timeline columns differ in length")
     if len(where) and (where.max() >= len(table) or where.min() < 0):
         raise CacheMiss("an event points past the passages")
-    doc_ids = table.doc_ids
-    docs = [doc_ids[d] for d in table.columns["doc"][where].tolist()]
-    numbers = table.columns["number"][where].tolist()
-    memo: dict[tuple[int, int, int], PartialDate] = {}
-    dates = []
-    for ymd_ in zip(*ymd.T.tolist()):
-        date = memo.get(ymd_)
-        if date is None:
-            date = memo[ymd_] = PartialDate(*ymd_)
-        dates.append(date)
-    return tuple(map(Event, dates, texts, pids, docs, numbers))
+    return Events(ymd, texts, pids, where)
 
 
 def _text(a: np.ndarray) -> str:
@@ -389,7 +352,7 @@ class _Reader:
 # --- saving --------------------------------------------------------------------------------------------------
 
 
-def save(cache_dir: str | Path, folder: str | Path, key: str, parts: Parts, files: Sequence[tuple[str, str]]) -> Path | None:
+def save(cache_dir: str | Path, folder: str | Path, key: str, stored: Stored, files: Sequence[tuple[str, str]]) -> Path | None:
     """Write the cache for ``key`` (atomically: a reader sees the old file, the new one or none) and
     remember which files it was made from; never raises (the cache only saves time)."""
     cache_dir, folder = Path(cache_dir), Path(folder)
@@ -398,7 +361,7 @@ def save(cache_dir: str | Path, folder: str | Path, key: str, parts: Parts, file
     tmp = None
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        arrays, meta = _arrays(key, parts)
+        arrays, meta = _arrays(key, stored)
         tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".snapshot-", suffix=".tmp"))
         sums = {}
         for name, a in arrays.items():
@@ -447,21 +410,16 @@ def _write_pointer(path: Path, text: str) -> None:
         raise
 
 
-def _arrays(key: str, parts: Parts) -> tuple[dict[str, Any], dict[str, Any]]:
-    corpus, table, index, events = parts
-    docs = corpus.documents
+def _arrays(key: str, stored: Stored) -> tuple[dict[str, Any], dict[str, Any]]:
+    fingerprint, stories, paragraphs, table, index, events = stored
     out: dict[str, np.ndarray] = {}
-    meta = {"format": FORMAT_VERSION, "key": key, "fingerprint": corpus.fingerprint, "documents": len(docs),
-            "passages": len(table), "events": len(events), "params": asdict(index.params)}
-    columns = {f: [] for f in _DOC_FIELDS}
-    for d in docs:
-        for f in _DOC_FIELDS:
-            value = getattr(d, f)
-            columns[f].append(str(value) if f == "published" else value)
-    for f, values in columns.items():
+    meta = {"format": FORMAT_VERSION, "key": key, "fingerprint": fingerprint, "documents": len(paragraphs),
+            "passages": len(table), "events": len(events.texts), "params": asdict(index.params),
+            "fields": list(stories)}
+    for f, values in stories.items():
         out[f"doc_{f}"] = _bytes(json.dumps(values, ensure_ascii=False))
-    out["doc_paragraphs"] = np.array([len(d.paragraphs) for d in docs], dtype=np.int32)
-    pieces = [("\n".join(d.paragraphs) + "\n").encode("utf-8") for d in docs]
+    out["doc_paragraphs"] = np.array([len(own) for own in paragraphs], dtype=np.int32)
+    pieces = [("\n".join(own) + "\n").encode("utf-8") for own in paragraphs]
     out["doc_offsets"] = np.concatenate(([0], np.cumsum([len(p) for p in pieces], dtype=np.int64)))
     out["paragraphs"] = pieces  # type: ignore[assignment]  # never joined: that would be another copy
     for name, col in table.columns.items():
@@ -469,11 +427,10 @@ def _arrays(key: str, parts: Parts) -> tuple[dict[str, Any], dict[str, Any]]:
     out["terms"] = _bytes("\n".join(index.vocabulary))
     for name, a in index.arrays().items():
         out[f"index_{name}"] = a
-    out["event_date"] = np.array([(e.date.year, e.date.month, e.date.day) for e in events],
-                                 dtype=np.int32).reshape(-1, 3)
-    out["event_passage"] = np.array([table.position(e.passage_id) for e in events], dtype=np.int32)
-    out["event_text"] = _bytes("\n".join(e.text for e in events))
-    out["event_passage_id"] = _bytes("\n".join(e.passage_id for e in events))
+    out["event_date"] = np.asarray(events.dates, dtype=np.int32).reshape(-1, 3)
+    out["event_passage"] = np.asarray(events.positions, dtype=np.int32)
+    out["event_text"] = _bytes("\n".join(events.texts))
+    out["event_passage_id"] = _bytes("\n".join(events.passage_ids))
     dense = index.dense_columns()
     out["dense_terms"] = np.array(sorted(dense), dtype=np.int64)
     out["dense"] = np.array([dense[t] for t in sorted(dense)], dtype=np.float64).reshape(len(dense), index.size)

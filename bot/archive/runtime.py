@@ -1,0 +1,79 @@
+"""Process-wide runtime policy for a process that answers questions while it builds snapshots.
+
+The story core never sets interpreter-wide state; whoever runs the bot (the launcher, the command line)
+hands the service a ``Runtime``, and the service calls it at the right moments: ``checkpoint`` while a
+corpus loads or builds, ``building`` around a reload, ``release`` after a swap.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import time
+from contextlib import contextmanager, nullcontext
+from typing import ContextManager, Iterator
+
+RELOAD_SWITCH_INTERVAL = 0.0005
+"""Python's thread switch interval while a reload runs (the default is 0.005 s).
+
+A reload is CPU-bound Python in a worker thread, and the event loop needs the GIL back after every call that
+releases it (numpy releases it often, waiting for the network does too): each time, it waits for the
+worker to reach a switch. With 5 ms that made questions asked during a 100k-passage reload take 10 ms
+(p50) to 290 ms (max) and the loop lag 300 ms; with 0.5 ms, 4 ms and 30 ms, and the reload is no slower."""
+
+
+def settle_long_lived() -> None:
+    """Collect cyclic garbage, then move every object alive into the garbage collector's permanent
+    generation (``gc.freeze``), where later collections never walk them.
+
+    A snapshot of an archive is hundreds of thousands of long-lived objects (stories, timeline events,
+    dates). Python's full collections walk every tracked object while holding the GIL: measured at 100k
+    passages, 0.2 s each, at 300k, 0.57 s; a reload that triggers one stalls the event loop (and Discord's
+    heartbeat) that long. Building and loading call this every few thousand stories, so a collection only
+    ever walks what was made since; the collection first is cheap for the same reason. Frozen objects are
+    still freed as usual when nothing refers to them (an old snapshot after a reload); only cyclic garbage
+    that is already frozen would never be collected, and the collection first keeps that to nothing.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+@contextmanager
+def switch_interval(seconds: float) -> Iterator[None]:
+    """Python's thread switch interval at most ``seconds`` for the duration."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, seconds))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+class Runtime:
+    """What a serving process does around snapshots. ``Runtime()`` is the bot's policy; ``Runtime.plain()``
+    does nothing process-wide (a library user's, or a test's, default)."""
+
+    def __init__(self, *, switch: float | None = RELOAD_SWITCH_INTERVAL, settle: bool = True,
+                 patience: float = 0.5) -> None:
+        self.switch, self.settle, self.patience = switch, settle, patience
+
+    @classmethod
+    def plain(cls) -> Runtime:
+        return cls(switch=None, settle=False, patience=0.0)
+
+    def checkpoint(self) -> None:
+        """Called every few thousand stories while a corpus loads or builds, and once it is built."""
+        if self.settle:
+            settle_long_lived()
+
+    def building(self) -> ContextManager[None]:
+        """Around a reload in a worker thread."""
+        return nullcontext() if self.switch is None else switch_interval(self.switch)
+
+    def release(self, old: object) -> None:
+        """Wait (briefly) until no question in flight still holds the old snapshot, so that the caller's
+        reference is the last one and freeing it (hundreds of thousands of objects: 0.1 s at 300k passages)
+        happens in the reload's thread, not on the event loop where the last question would drop it."""
+        deadline = time.monotonic() + self.patience
+        while sys.getrefcount(old) > 3 and time.monotonic() < deadline:  # the caller's, ours, getrefcount's
+            time.sleep(0.002)
