@@ -2,16 +2,19 @@
 
 The story core never sets interpreter-wide state; whoever runs the bot (the launcher, the command line)
 hands the service a ``Runtime``, and the service calls it at the right moments: ``checkpoint`` while a
-corpus loads or builds, ``building`` around a reload, ``release`` after a swap.
+corpus loads or builds, ``building`` around a reload, ``release`` after a swap. A reload runs in a daemon thread of its own
+(``in_daemon_thread``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
+import threading
 import time
 from contextlib import contextmanager, nullcontext
-from typing import ContextManager, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 RELOAD_SWITCH_INTERVAL = 0.0005
 """Python's thread switch interval while a reload runs (the default is 0.005 s).
@@ -77,3 +80,32 @@ class Runtime:
         deadline = time.monotonic() + self.patience
         while sys.getrefcount(old) > 3 and time.monotonic() < deadline:  # the caller's, ours, getrefcount's
             time.sleep(0.002)
+
+
+def in_daemon_thread(threads: set[threading.Thread], fn: Callable[..., Any], *args: Any) -> asyncio.Future:
+    """``fn(*args)`` in a daemon thread of its own, as a future of the running loop. Not asyncio.to_thread:
+    its pool's threads are joined when the loop closes, so one stuck reload would hang the shutdown, and a
+    few would leave no thread for the next reload."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(ok: bool, value: object) -> None:
+        if not future.done():
+            future.set_result(value) if ok else future.set_exception(value)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            outcome = (True, fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
+            outcome = (False, exc)
+        finally:
+            threads.discard(threading.current_thread())
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            pass
+
+    thread = threading.Thread(target=run, name="storybot-reload", daemon=True)
+    threads.add(thread)
+    thread.start()
+    return future

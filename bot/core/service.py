@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..archive.index import Params
-from ..archive.runtime import Runtime
+from ..archive.runtime import Runtime, in_daemon_thread
 from ..archive.table import PassageTable
 from .answer import Answer, AnswerRule, answer
 from .snapshot import DEFAULT_PARAMS, Snapshot, build_snapshot
@@ -170,7 +170,7 @@ class StoryService:
         start at once, and whatever the abandoned one builds, if it ever finishes, is thrown away."""
         async with self._async_lock:
             attempt = _Attempt(timeout or 0.0)
-            work = _in_thread(self._threads, self._reload, attempt)
+            work = in_daemon_thread(self._threads, self._reload, attempt)
             try:
                 return await asyncio.wait_for(asyncio.shield(work), timeout)
             except asyncio.TimeoutError:
@@ -191,35 +191,6 @@ class StoryService:
         for thread in list(self._threads):
             thread.join(max(0.0, deadline - time.monotonic()))
         return not any(thread.is_alive() for thread in list(self._threads))
-
-
-def _in_thread(threads: set[threading.Thread], fn, *args) -> asyncio.Future:
-    """``fn(*args)`` in a daemon thread of its own, as a future of the running loop. Not asyncio.to_thread:
-    its pool's threads are joined when the loop closes, so one stuck reload would hang the shutdown, and a
-    few would leave no thread for the next reload."""
-    loop = asyncio.get_running_loop()
-    future = loop.create_future()
-
-    def settle(ok: bool, value: object) -> None:
-        if not future.done():
-            future.set_result(value) if ok else future.set_exception(value)  # type: ignore[arg-type]
-
-    def run() -> None:
-        try:
-            outcome = (True, fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
-            outcome = (False, exc)
-        finally:
-            threads.discard(threading.current_thread())
-        try:
-            loop.call_soon_threadsafe(settle, *outcome)
-        except RuntimeError:  # the loop has closed: nobody is waiting any more
-            pass
-
-    thread = threading.Thread(target=run, name="storybot-reload", daemon=True)
-    threads.add(thread)
-    thread.start()
-    return future
 
 
 class ReloadTimeout(Exception):

@@ -29,8 +29,8 @@ from .timeline import Event, build_timeline
 DEFAULT_PARAMS = Params()
 GC_CHECKPOINT_STORIES = 500
 _HERE = Path(__file__).resolve().parent
-SOURCES = tuple(_HERE / name for name in ("corpus.py", "dates.py", "passages.py", "snapshot.py", "text.py",
-                                          "timeline.py"))
+SOURCES = tuple(_HERE / name for name in ("corpus.py", "dates.py", "frontmatter.py", "passages.py", "snapshot.py",
+                                          "text.py", "timeline.py"))
 """The core's modules whose code decides what a snapshot holds (with the archive's own, see ``cache.py``)."""
 _DOC_FIELDS = ("id", "title", "published", "url", "publisher", "caption", "file", "sha256")
 
