@@ -19,7 +19,7 @@ from bisect import bisect_left
 from array import array
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal, Mapping, Sequence
+from typing import Callable, Iterable, Literal, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import rank_bm25
@@ -76,32 +76,88 @@ class IndexBuilder:
     def __len__(self) -> int:
         return len(self._lengths)
 
+    def rows(self) -> Rows:
+        """What was collected, as arrays (term ids are the vocabulary's, in order of first use)."""
+        return Rows(*(np.frombuffer(a, dtype=dtype) if len(a) else np.zeros(0, dtype) for a, dtype in
+                      ((self._terms, np.int32), (self._counts, np.int32), (self._distinct, np.int32),
+                       (self._lengths, np.int64))))
+
     def build(self, params: Params = Params()) -> Bm25Index:
-        n = len(self._lengths)
-        if not n:
-            raise ValueError("cannot index an empty corpus")
-        n_terms = len(self.vocabulary)
-        terms = np.frombuffer(self._terms, dtype=np.int32)
-        lengths = np.frombuffer(self._lengths, dtype=np.int64)
-        df = np.bincount(terms, minlength=n_terms).astype(np.int64)
-        order = np.argsort(terms, kind="stable")  # by term, then passage (passages were added in order)
-        terms = terms[order]
-        self._terms = array("i")  # the sorted copies replace the collected arrays: free them as we go
-        counts = np.frombuffer(self._counts, dtype=np.int32)[order]
-        self._counts = array("i")
-        indices = np.repeat(np.arange(n, dtype=np.int32), np.frombuffer(self._distinct, dtype=np.int32))[order]
-        del order
-        indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(df, out=indptr[1:])
-        idf = reference_idf(params, df, n)
-        avgdl = int(lengths.sum()) / n  # as rank-bm25 computes it
-        data = np.empty(len(indices))
-        for s in range(0, len(data), _CHUNK):  # small temporaries, and the GIL changes hands in between
-            e = s + _CHUNK
-            data[s:e] = contributions(params, counts[s:e].astype(np.float64), lengths[indices[s:e]], avgdl,
-                                      idf[terms[s:e]])
-        return Bm25Index.from_arrays(params, list(self.vocabulary), df=df, idf=idf, indptr=indptr,
-                                     indices=indices, data=data, size=n)
+        return build_index(params, list(self.vocabulary), self.rows())
+
+
+class Rows(NamedTuple):
+    """The token counts of passages, passage after passage: each passage's distinct term ids in order of
+    first use with how often each occurs, how many distinct terms each passage has and how many tokens."""
+    terms: np.ndarray
+    counts: np.ndarray
+    distinct: np.ndarray
+    lengths: np.ndarray
+
+    def offsets(self) -> np.ndarray:
+        """Where each passage's entries start in ``terms`` and ``counts`` (and where the last ends)."""
+        out = np.zeros(len(self.distinct) + 1, dtype=np.int64)
+        np.cumsum(self.distinct, out=out[1:])
+        return out
+
+
+def combine(pieces: Sequence[tuple[Sequence[str], Rows]]) -> tuple[list[str], Rows]:
+    """The rows of several runs of passages, one after another, each with its own vocabulary, as one run
+    with one vocabulary: the vocabulary IndexBuilder would have made adding the same passages in the same
+    order (terms in order of first use), so an index built from the result is the one built from scratch."""
+    ids: dict[str, int] = {}
+    luts: dict[int, np.ndarray] = {}  # pieces often share one vocabulary (runs of one earlier index)
+    mapped = []
+    for terms, rows in pieces:
+        lut = luts.get(id(terms))
+        if lut is None:
+            lut = luts[id(terms)] = np.fromiter((ids.setdefault(t, len(ids)) for t in terms), dtype=np.int32,
+                                                count=len(terms))
+        mapped.append(lut[rows.terms] if len(rows.terms) else np.zeros(0, np.int32))
+    flat = np.concatenate(mapped) if mapped else np.zeros(0, np.int32)
+    del mapped
+    # first use of each term: its first entry in passage order (a stable sort keeps equal ids in order)
+    order = np.argsort(flat, kind="stable")
+    df = np.bincount(flat, minlength=len(ids))
+    starts = np.zeros(len(ids), dtype=np.int64)
+    np.cumsum(df[:-1], out=starts[1:])
+    present = np.flatnonzero(df)  # a term only the left-out passages used is gone
+    first = order[starts[present]]
+    del order
+    ranked = present[np.argsort(first, kind="stable")]
+    renumber = np.full(len(ids), -1, dtype=np.int32)
+    renumber[ranked] = np.arange(len(ranked), dtype=np.int32)
+    names = list(ids)
+    cat = lambda field: np.concatenate([getattr(r, field) for _, r in pieces])  # noqa: E731
+    rows = Rows(renumber[flat], cat("counts"), cat("distinct"), cat("lengths"))
+    return [names[i] for i in ranked.tolist()], rows
+
+
+def build_index(params: Params, vocabulary: Sequence[str], rows: Rows) -> Bm25Index:
+    """The index of passages given as rows (term ids into ``vocabulary``, in order of first use)."""
+    n = len(rows.lengths)
+    if not n:
+        raise ValueError("cannot index an empty corpus")
+    n_terms = len(vocabulary)
+    terms = rows.terms
+    lengths = rows.lengths
+    df = np.bincount(terms, minlength=n_terms).astype(np.int64)
+    order = np.argsort(terms, kind="stable")  # by term, then passage (passages were added in order)
+    terms = terms[order]
+    counts = rows.counts[order]
+    indices = np.repeat(np.arange(n, dtype=np.int32), rows.distinct)[order]
+    del order, rows
+    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    idf = reference_idf(params, df, n)
+    avgdl = int(lengths.sum()) / n  # as rank-bm25 computes it
+    data = np.empty(len(indices))
+    for s in range(0, len(data), _CHUNK):  # small temporaries, and the GIL changes hands in between
+        e = s + _CHUNK
+        data[s:e] = contributions(params, counts[s:e].astype(np.float64), lengths[indices[s:e]], avgdl,
+                                  idf[terms[s:e]])
+    return Bm25Index.from_arrays(params, list(vocabulary), df=df, idf=idf, indptr=indptr, indices=indices,
+                                 data=data, size=n)
 
 
 def reference_idf(params: Params, df: np.ndarray, n: int) -> np.ndarray:
