@@ -75,21 +75,33 @@ def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS, max_f
     cache instead (see ``bot/archive/cache.py``), and a newly built snapshot is cached. ``checkpoint`` is
     called every few thousand stories (the runtime policy settles the garbage collector there).
     """
-    folder = Path(folder)
+    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint), checkpoint)
+
+
+def prepare_cache(folder: str | Path, *, cache_dir: str | Path, params: Params = DEFAULT_PARAMS,
+                  max_file_bytes: int = MAX_FILE_BYTES) -> None:
+    """Make ``cache_dir`` hold the snapshot of ``folder`` as its files are now, building it if need be, so
+    that ``build_snapshot`` with the same cache then only loads it (a worker process does the building).
+    Raises CorpusError."""
+    _parts(Path(folder), params, max_file_bytes, cache_dir, _nothing)
+
+
+def _parts(folder: Path, params: Params, max_file_bytes: int, cache_dir: str | Path | None,
+           checkpoint: Callable[[], None]) -> Parts:
     if cache_dir is not None:
         parts = cache.lookup(cache_dir, folder, checkpoint=checkpoint,
                              fingerprint=lambda: folder_fingerprint(folder, max_file_bytes=max_file_bytes),
                              key_of=lambda digest: cache.cache_key(digest, params, max_file_bytes, SOURCES),
                              make=lambda stored: _from_stored(stored, checkpoint))
         if parts is not None:
-            return _snapshot(parts, checkpoint)
+            return parts
     corpus = load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint)
     parts = build_parts(corpus, params, checkpoint)
     if cache_dir is not None:
         files = tuple((d.file, d.sha256) for d in corpus.documents)
         cache.save(cache_dir, folder, cache.cache_key(corpus.fingerprint, params, max_file_bytes, SOURCES),
                    _stored(parts), files)
-    return _snapshot(parts, checkpoint)
+    return parts
 
 
 def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS,
