@@ -5,10 +5,12 @@ It stores and checks arrays and texts (``Stored``); what they mean as stories is
 (``bot/core/snapshot.py``), which also says what the corpus fingerprint is.
 
 A cache belongs to exactly one corpus content: its name is a digest of every story file's name and bytes
-(the corpus fingerprint), the cache format, the source of the modules that build a snapshot, the index
-parameters and the file size cap. Any change to any file gives another key, so a stale cache is never found,
-let alone served; a cache that cannot be read whole and consistent is deleted and rebuilt, with a log line
-saying why.
+(the corpus fingerprint) and of its *base*: the cache format, the source of the modules that build a
+snapshot, the libraries' versions, the index parameters and the file size cap. Any change to any file gives
+another key, so a stale cache is never found, let alone served; a cache that cannot be read whole and
+consistent is deleted and rebuilt, with a log line saying why. When the corpus changed, the last cache of
+the same base still holds every unchanged story, passage, timeline event and index entry: ``lookup`` hands
+it over to be reused (``splice.py``), so a reload after one edit costs about what a warm start does.
 
 A cache is a folder ``snapshot-<key>/`` of ``.npy`` arrays and a ``manifest.json`` giving each array's size
 and CRC-32; it is written aside and renamed into place, so it appears whole or not at all. Numbers are
@@ -42,12 +44,12 @@ import numpy as np
 
 from ..display import shown
 from ..files import NotAFile, open_regular
-from .index import Bm25Index, Params
+from .index import Bm25Index, Entries, Params
 from .table import PassageTable
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bump when the layout of the cache file changes."""
 _SOURCES = ("cache.py", "index.py", "table.py")
 """The archive's modules whose code decides what a snapshot holds (the core names its own): editing any of
@@ -68,7 +70,7 @@ class CacheMiss(Exception):
 
 
 class Events(NamedTuple):
-    """Timeline events as columns."""
+    """Timeline events as columns: every story's own events, story after story."""
     dates: np.ndarray
     """(year, month, day) of each event, 0 for an unknown month or day."""
     texts: list[str]
@@ -87,6 +89,10 @@ class Stored(NamedTuple):
     passages: PassageTable
     index: Bm25Index
     events: Events
+    timeline: np.ndarray
+    """The timeline: which ``events``, in what order (a story can repeat an earlier story's sentence)."""
+    entries: Callable[[], Entries]
+    """The index's entries (read from the cache only when a splice needs them)."""
 
 
 class Fingerprint(NamedTuple):
@@ -120,10 +126,16 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def cache_key(corpus_fingerprint: str, params: Params, max_file_bytes: int, sources: Sequence[Path] = ()) -> str:
+def base_key(params: Params, max_file_bytes: int, sources: Sequence[Path] = ()) -> str:
+    """What a cache's key says besides the corpus: caches with the same base hold stories built the same way,
+    so one's stories can be reused for another corpus (``splice.py``)."""
     spec = {"format": FORMAT_VERSION, "code": code_digest(tuple(sources)), "libraries": library_versions(),
-            "params": asdict(params), "max_file_bytes": max_file_bytes, "corpus": corpus_fingerprint}
+            "params": asdict(params), "max_file_bytes": max_file_bytes}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def cache_key(base: str, corpus_fingerprint: str) -> str:
+    return hashlib.sha256(f"{base}\0{corpus_fingerprint}".encode()).hexdigest()
 
 
 def cache_path(cache_dir: str | Path, key: str) -> Path:
@@ -138,59 +150,93 @@ def _pointer(cache_dir: Path, folder: Path) -> Path:
 # --- loading-------------------------------------------------------------------------------------------------
 
 
-def lookup(cache_dir: str | Path, folder: str | Path, *, fingerprint: Callable[[], Fingerprint | None],
-           key_of: Callable[[str], str], make: Callable[[Stored], T],
+def lookup(cache_dir: str | Path, folder: str | Path, *, base: str, fingerprint: Callable[[], Fingerprint | None],
+           make: Callable[[Stored], T], reuse: Callable[[Stored, Fingerprint], T | None] | None = None,
            checkpoint: Callable[[], None] | None = None) -> T | None:
-    """``make`` of the snapshot cached for ``folder`` as its files are now, or None (with a log line saying
-    why). ``fingerprint()`` fingerprints the folder's files (None: they cannot be a corpus as they stand);
-    ``key_of`` turns a fingerprint's digest into the cache key.
+    """``make`` of the snapshot cached for ``folder`` as its files are now; failing that, ``reuse`` of the
+    snapshot last cached for it (when built the same way: the same ``base``) with the folder's fingerprint
+    now, to rebuild only what changed; or None (with a log line saying why). ``fingerprint()`` fingerprints
+    the folder's files (None: they cannot be a corpus as they stand).
 
     Hashing every file of an archive takes a while (0.3 s at 300k passages), so the cache last written
-    for this folder is loaded meanwhile, and served only if the files turn out to be the ones it was made
-    from (its key is the digest of the corpus as it is now, see ``cache_key``).
+    for this folder is read meanwhile: it is the one served when the files turn out to be the ones it was
+    made from (its key is the digest of the corpus as it is now, see ``cache_key``), and the one reused
+    when they are not.
     """
     cache_dir, folder = Path(cache_dir), Path(folder)
+    checkpoint = checkpoint or (lambda: None)
     guess = _last_key(cache_dir, folder)
     with ThreadPoolExecutor(1, thread_name_prefix="storybot-fingerprint") as pool:
         hashing = pool.submit(fingerprint)
         early = None
         if guess is not None and cache_path(cache_dir, guess).exists():
-            early = _load(cache_dir, folder, guess, make, checkpoint, announce=False)
+            early = _load(cache_dir, folder, guess, checkpoint, announce=False)
         current = hashing.result()
     if current is None:
         return None  # the folder cannot be a valid corpus as it stands: load_corpus will say why
-    key = key_of(current.digest)
+    key = cache_key(base, current.digest)
     if key == guess and early is not None:
         log.info("loaded %s from the index cache %s (%s)", folder, cache_path(cache_dir, key).name,
                  "its files are byte for byte the corpus's")
-        return early
+        return _made(make, early)
     if key == guess and not cache_path(cache_dir, key).exists():
         return None  # it was unusable, and deleted: the warning said why
-    del early
-    if not cache_path(cache_dir, key).exists():
-        log.info("no index cache for %s: %s; building it", folder, _why_missing(cache_dir, folder, current))
-        return None
-    return _load(cache_dir, folder, key, make, checkpoint)
+    if cache_path(cache_dir, key).exists():
+        del early
+        found = _load(cache_dir, folder, key, checkpoint)
+        return None if found is None else _made(make, found)
+    why = _why_missing(cache_dir, folder, current)
+    if early is not None and reuse is not None and early.base == base:
+        started = time.perf_counter()
+        reused = reuse(early.stored, current)
+        if reused is not None:
+            log.info("no index cache for %s: %s; rebuilt it reusing the unchanged stories of %s in %.2f s",
+                     folder, why, cache_path(cache_dir, guess).name, time.perf_counter() - started)
+            return reused
+    log.info("no index cache for %s: %s; building it", folder, why)
+    return None
 
 
-def _load(cache_dir: Path, folder: Path, key: str, make: Callable[[Stored], T],
-          checkpoint: Callable[[], None] | None, announce: bool = True) -> T | None:
+class _Loaded(NamedTuple):
+    stored: Stored
+    base: str
+
+
+def _made(make: Callable[[Stored], T], loaded: _Loaded) -> T:
+    # No automatic collections while a snapshot's objects are made (they would walk them again and again:
+    # a third of the load's time); the checkpoints collect and settle them as the load goes.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return make(loaded.stored)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(cache_dir: Path, folder: Path, key: str, checkpoint: Callable[[], None],
+          announce: bool = True) -> _Loaded | None:
     path = cache_path(cache_dir, key)
     started = time.perf_counter()
+    enabled = gc.isenabled()
+    gc.disable()
     try:
-        parts = _read(path, key, make, checkpoint or (lambda: None))
+        loaded = _read_parts(path, key, checkpoint)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, it is not served
         log.warning("index cache %s is unusable (%s: %s); deleting it and rebuilding", path,
                     type(exc).__name__, exc)
         _remove(path)
         return None
+    finally:
+        if enabled:
+            gc.enable()
     try:
         os.utime(path)  # most recently used: kept by prune()
     except OSError:
         pass
     if announce:
         log.info("loaded %s from the index cache %s in %.2f s", folder, path.name, time.perf_counter() - started)
-    return parts
+    return loaded
 
 
 def _read_pointer(cache_dir: Path, folder: Path) -> list[str] | None:
@@ -234,19 +280,7 @@ def _why_missing(cache_dir: Path, folder: Path, current: Fingerprint) -> str:
     return "the corpus changed since the last cache (" + "; ".join(said) + ")"
 
 
-def _read(path: Path, key: str, make: Callable[[Stored], T], checkpoint: Callable[[], None]) -> T:
-    # No automatic collections while a snapshot's objects are made (they would walk them again and again:
-    # a third of the load's time); ``checkpoint`` collects and settles them as the load goes.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return make(_read_parts(path, key, checkpoint))
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> Stored:
+def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> _Loaded:
     z = _Reader(path)
     meta = z.meta
     if meta.get("format") != FORMAT_VERSION or meta.get("key") != key:
@@ -299,9 +333,20 @@ def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> Stored:
     index = Bm25Index.from_arrays(Params(**meta["params"]), vocabulary, size=n_passages, dense=dense, **arrays)
 
     events = _read_events(z, table)
-    if len(events.texts) != meta["events"]:
+    timeline = z["event_timeline"]
+    if len(events.texts) != meta["events"] or len(timeline) != meta["timeline"]:
         raise CacheMiss("the timeline is truncated")
-    return Stored(meta["fingerprint"], docs, own, table, index, events)
+    if len(timeline) and (timeline.max() >= len(events.texts) or timeline.min() < 0):
+        raise CacheMiss("the timeline points past the events")
+
+    def entries() -> Entries:
+        out = Entries(z["entry_counts"], z["entry_ranks"], z["passage_length"])
+        if len(out.counts) != len(index.indices) or len(out.ranks) != len(out.counts) or len(out.lengths) != n_passages:
+            raise CacheMiss("the index entries differ in length from the index")
+        return out
+
+    stored = Stored(meta["fingerprint"], docs, own, table, index, events, timeline, entries)
+    return _Loaded(stored, meta.get("base", ""))
 
 
 def _read_events(z: _Reader, table: PassageTable) -> Events:
@@ -352,16 +397,18 @@ class _Reader:
 # --- saving --------------------------------------------------------------------------------------------------
 
 
-def save(cache_dir: str | Path, folder: str | Path, key: str, stored: Stored, files: Sequence[tuple[str, str]]) -> Path | None:
+def save(cache_dir: str | Path, folder: str | Path, base: str, stored: Stored,
+         files: Sequence[tuple[str, str]]) -> Path | None:
     """Write the cache for ``key`` (atomically: a reader sees the old file, the new one or none) and
     remember which files it was made from; never raises (the cache only saves time)."""
     cache_dir, folder = Path(cache_dir), Path(folder)
     started = time.perf_counter()
+    key = cache_key(base, stored.fingerprint)
     path = cache_path(cache_dir, key)
     tmp = None
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        arrays, meta = _arrays(key, stored)
+        arrays, meta = _arrays(key, base, stored)
         tmp = Path(tempfile.mkdtemp(dir=cache_dir, prefix=".snapshot-", suffix=".tmp"))
         sums = {}
         for name, a in arrays.items():
@@ -410,12 +457,12 @@ def _write_pointer(path: Path, text: str) -> None:
         raise
 
 
-def _arrays(key: str, stored: Stored) -> tuple[dict[str, Any], dict[str, Any]]:
-    fingerprint, stories, paragraphs, table, index, events = stored
+def _arrays(key: str, base: str, stored: Stored) -> tuple[dict[str, Any], dict[str, Any]]:
+    fingerprint, stories, paragraphs, table, index, events, timeline, entries = stored
     out: dict[str, np.ndarray] = {}
-    meta = {"format": FORMAT_VERSION, "key": key, "fingerprint": fingerprint, "documents": len(paragraphs),
-            "passages": len(table), "events": len(events.texts), "params": asdict(index.params),
-            "fields": list(stories)}
+    meta = {"format": FORMAT_VERSION, "key": key, "base": base, "fingerprint": fingerprint,
+            "documents": len(paragraphs), "passages": len(table), "events": len(events.texts),
+            "timeline": len(timeline), "params": asdict(index.params), "fields": list(stories)}
     for f, values in stories.items():
         out[f"doc_{f}"] = _bytes(json.dumps(values, ensure_ascii=False))
     out["doc_paragraphs"] = np.array([len(own) for own in paragraphs], dtype=np.int32)
@@ -431,6 +478,11 @@ def _arrays(key: str, stored: Stored) -> tuple[dict[str, Any], dict[str, Any]]:
     out["event_passage"] = np.asarray(events.positions, dtype=np.int32)
     out["event_text"] = _bytes("\n".join(events.texts))
     out["event_passage_id"] = _bytes("\n".join(events.passage_ids))
+    out["event_timeline"] = np.asarray(timeline, dtype=np.int32)
+    counts, ranks, lengths = entries()
+    out["entry_counts"] = np.asarray(counts, dtype=np.int32)
+    out["entry_ranks"] = np.asarray(ranks, dtype=np.int32)
+    out["passage_length"] = np.asarray(lengths, dtype=np.int64)
     dense = index.dense_columns()
     out["dense_terms"] = np.array(sorted(dense), dtype=np.int64)
     out["dense"] = np.array([dense[t] for t in sorted(dense)], dtype=np.float64).reshape(len(dense), index.size)

@@ -83,6 +83,10 @@ class IndexBuilder:
                        (self._lengths, np.int64))))
 
     def build(self, params: Params = Params()) -> Bm25Index:
+        return self.build_with_entries(params)[0]
+
+    def build_with_entries(self, params: Params = Params()) -> tuple[Bm25Index, Entries]:
+        """The index, and the entries it was computed from (to be cached for ``bot/archive/splice.py``)."""
         return build_index(params, list(self.vocabulary), self.rows())
 
 
@@ -101,54 +105,64 @@ class Rows(NamedTuple):
         return out
 
 
-def combine(pieces: Sequence[tuple[Sequence[str], Rows]]) -> tuple[list[str], Rows]:
-    """The rows of several runs of passages, one after another, each with its own vocabulary, as one run
-    with one vocabulary: the vocabulary IndexBuilder would have made adding the same passages in the same
-    order (terms in order of first use), so an index built from the result is the one built from scratch."""
-    ids: dict[str, int] = {}
-    luts: dict[int, np.ndarray] = {}  # pieces often share one vocabulary (runs of one earlier index)
-    mapped = []
-    for terms, rows in pieces:
-        lut = luts.get(id(terms))
-        if lut is None:
-            lut = luts[id(terms)] = np.fromiter((ids.setdefault(t, len(ids)) for t in terms), dtype=np.int32,
-                                                count=len(terms))
-        mapped.append(lut[rows.terms] if len(rows.terms) else np.zeros(0, np.int32))
-    flat = np.concatenate(mapped) if mapped else np.zeros(0, np.int32)
-    del mapped
-    # first use of each term: its first entry in passage order (a stable sort keeps equal ids in order)
-    order = np.argsort(flat, kind="stable")
-    df = np.bincount(flat, minlength=len(ids))
-    starts = np.zeros(len(ids), dtype=np.int64)
-    np.cumsum(df[:-1], out=starts[1:])
-    present = np.flatnonzero(df)  # a term only the left-out passages used is gone
-    first = order[starts[present]]
-    del order
-    ranked = present[np.argsort(first, kind="stable")]
-    renumber = np.full(len(ids), -1, dtype=np.int32)
-    renumber[ranked] = np.arange(len(ranked), dtype=np.int32)
-    names = list(ids)
-    cat = lambda field: np.concatenate([getattr(r, field) for _, r in pieces])  # noqa: E731
-    rows = Rows(renumber[flat], cat("counts"), cat("distinct"), cat("lengths"))
-    return [names[i] for i in ranked.tolist()], rows
+class Entries(NamedTuple):
+    """What an index's scores are computed from, beside its ``indices`` (the passage of each entry, term
+    after term): enough to recompute every score when the passages change (``splice.py``)."""
+    counts: np.ndarray
+    """How often the entry's term occurs in its passage (int32, one per entry)."""
+    ranks: np.ndarray
+    """Where the term is first used in the passage, among its distinct terms (int32, one per entry)."""
+    lengths: np.ndarray
+    """How many tokens each passage has (int64, one per passage)."""
 
 
-def build_index(params: Params, vocabulary: Sequence[str], rows: Rows) -> Bm25Index:
-    """The index of passages given as rows (term ids into ``vocabulary``, in order of first use)."""
+def build_index(params: Params, vocabulary: Sequence[str], rows: Rows) -> tuple[Bm25Index, Entries]:
+    """The index of passages given as rows (term ids into ``vocabulary``), with its entries."""
     n = len(rows.lengths)
     if not n:
         raise ValueError("cannot index an empty corpus")
-    n_terms = len(vocabulary)
-    terms = rows.terms
-    lengths = rows.lengths
-    df = np.bincount(terms, minlength=n_terms).astype(np.int64)
-    order = np.argsort(terms, kind="stable")  # by term, then passage (passages were added in order)
-    terms = terms[order]
-    counts = rows.counts[order]
+    offsets = rows.offsets()
+    ranks = np.arange(len(rows.terms), dtype=np.int32) - np.repeat(offsets[:-1], rows.distinct).astype(np.int32)
+    order = np.argsort(rows.terms, kind="stable")  # by term, then passage (passages were added in order)
     indices = np.repeat(np.arange(n, dtype=np.int32), rows.distinct)[order]
-    del order, rows
-    indptr = np.zeros(n_terms + 1, dtype=np.int64)
+    return from_entries(params, list(vocabulary), rows.terms[order], indices,
+                        Entries(rows.counts[order], ranks[order], rows.lengths))
+
+
+def from_entries(params: Params, vocabulary: list[str], terms: np.ndarray, indices: np.ndarray,
+                 entries: Entries) -> tuple[Bm25Index, Entries]:
+    """The index whose entries are given term after term (``terms``, ids into ``vocabulary``, ascending;
+    ``indices``, each term's passages, ascending), and its entries. Terms that no passage uses are dropped,
+    and term ids are renumbered in order of first use in the passages, as a build from scratch numbers them
+    (rank-bm25 meets the words in that order, and Okapi's average-idf floor is summed in it), so the index
+    is the one a build from scratch makes, bit for bit, however its entries were put together."""
+    n = len(entries.lengths)
+    if not n:
+        raise ValueError("cannot index an empty corpus")
+    df = np.bincount(terms, minlength=len(vocabulary)).astype(np.int64)
+    starts = np.zeros(len(df), dtype=np.int64)
+    np.cumsum(df[:-1], out=starts[1:])
+    used = np.flatnonzero(df)
+    # first use of a term: the first passage of its column, then its rank there (distinct within a passage)
+    first = starts[used]
+    canonical = used[np.lexsort((entries.ranks[first], indices[first]))]
+    df = df[canonical]
+    indptr = np.zeros(len(df) + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
+    counts, ranks = entries.counts, entries.ranks
+    if len(canonical) != len(vocabulary) or (canonical != np.arange(len(canonical))).any():
+        # move each term's column, whole, to where its new id puts it
+        renumber = np.empty(len(vocabulary), dtype=np.int32)
+        renumber[canonical] = np.arange(len(canonical), dtype=np.int32)
+        terms = renumber[terms]
+        where = indptr[terms] + (np.arange(len(terms)) - starts[canonical][terms])
+        moved = [np.empty_like(a) for a in (indices, counts, ranks)]
+        for out, a in zip(moved, (indices, counts, ranks)):
+            out[where] = a
+        indices, counts, ranks = moved
+        terms = np.repeat(np.arange(len(df), dtype=np.int32), df)
+        vocabulary = [vocabulary[i] for i in canonical.tolist()]
+    lengths = entries.lengths
     idf = reference_idf(params, df, n)
     avgdl = int(lengths.sum()) / n  # as rank-bm25 computes it
     data = np.empty(len(indices))
@@ -156,8 +170,9 @@ def build_index(params: Params, vocabulary: Sequence[str], rows: Rows) -> Bm25In
         e = s + _CHUNK
         data[s:e] = contributions(params, counts[s:e].astype(np.float64), lengths[indices[s:e]], avgdl,
                                   idf[terms[s:e]])
-    return Bm25Index.from_arrays(params, list(vocabulary), df=df, idf=idf, indptr=indptr, indices=indices,
-                                 data=data, size=n)
+    index = Bm25Index.from_arrays(params, vocabulary, df=df, idf=idf, indptr=indptr, indices=indices, data=data,
+                                  size=n)
+    return index, Entries(counts, ranks, lengths)
 
 
 def reference_idf(params: Params, df: np.ndarray, n: int) -> np.ndarray:

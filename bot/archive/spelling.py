@@ -54,6 +54,17 @@ def _column(char: str) -> int:
     return _LETTERS.get(char, _OTHER)
 
 
+def _letter_counts(words: list[str]) -> np.ndarray:
+    """How often each letter occurs in each word: a row per letter a-z, and one for every other character
+    (a row per letter is fast to reduce), a column per word."""
+    n = len(words)
+    codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
+    rows = codes - np.uint32(ord("a"))  # below "a" wraps around, far above "z"
+    rows = np.where(rows < len(_LETTERS), rows, _OTHER).astype(np.int64)
+    cells = rows * n + np.repeat(np.arange(n), [len(w) for w in words])
+    return np.bincount(cells, minlength=(_OTHER + 1) * n).reshape(_OTHER + 1, n).astype(np.uint8)
+
+
 class Speller:
     """Corrects terms against a vocabulary of index terms (built once, off the event loop)."""
 
@@ -67,10 +78,7 @@ class Speller:
         self._letters: dict[str, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]] = {}
         for first, words in by_letter.items():
             words.sort(key=len)  # stable
-            counts = np.zeros((_OTHER + 1, len(words)), dtype=np.uint8)  # a row per letter: fast to reduce
-            for col, word in enumerate(words):
-                for char, n in Counter(word).items():
-                    counts[_column(char), col] += n
+            counts = _letter_counts(words)
             lengths = np.array([len(w) for w in words], dtype=np.int64)
             starts = np.searchsorted(lengths, np.arange(MAX_LENGTH + 3))
             self._letters[first] = (words, counts, lengths, starts)

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 from ..display import shown
 from ..files import NotAFile, open_regular
@@ -123,38 +123,50 @@ def load_corpus(folder: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES,
     if not files:
         raise CorpusError([Problem(where, "no story files (*.md) in the corpus folder")])
 
-    documents: list[Document] = []
-    problems: list[Problem] = []
-    for i, path in enumerate(files, start=1):
-        if not _utf8(path.name):
-            problems.append(Problem(shown(path.name), "the file name is not UTF-8; rename it (letters, digits, "
-                                                      "'-' and '_' are safest)"))
-            continue
-        try:
-            documents.append(parse_story(path, max_file_bytes=max_file_bytes))
-        except ValueError as exc:
-            problems.append(Problem(shown(path.name), str(exc)))
-        if checkpoint is not None and i % CHECKPOINT_FILES == 0:
-            checkpoint()
-
-    seen: dict[str, str] = {}
-    for doc in documents:
-        key = doc.id.casefold()
-        if key in seen:
-            other = seen[key]
-            same = next(d.id for d in documents if d.file == other)
-            if same == doc.id:
-                problems.append(Problem(shown(doc.file), f"id '{doc.id}' is already used by {shown(other)}"))
-            else:
-                problems.append(Problem(shown(doc.file), f"id '{doc.id}' differs from the id '{same}' of "
-                                                         f"{shown(other)} only in letter case; ids must differ in "
-                                                         "more (the files would collide on macOS and Windows)"))
-        else:
-            seen[key] = doc.file
+    documents, problems = read_stories(folder, [f.name for f in files], max_file_bytes=max_file_bytes,
+                                       checkpoint=checkpoint)
+    problems.extend(id_problems([(doc.id, doc.file) for doc in documents]))
     if problems:
         raise CorpusError(problems)
-
     return Corpus(tuple(documents), fingerprint((doc.file, doc.sha256) for doc in documents))
+
+
+def read_stories(folder: Path, names: Iterable[str], *, max_file_bytes: int = MAX_FILE_BYTES,
+                 checkpoint: Callable[[], None] | None = None) -> tuple[list[Document], list[Problem]]:
+    """The stories of the files ``names`` in ``folder`` that parse, and what is wrong with the others."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for i, name in enumerate(names, start=1):
+        if not _utf8(name):
+            problems.append(Problem(shown(name), "the file name is not UTF-8; rename it (letters, digits, "
+                                                 "'-' and '_' are safest)"))
+            continue
+        try:
+            documents.append(parse_story(folder / name, max_file_bytes=max_file_bytes))
+        except ValueError as exc:
+            problems.append(Problem(shown(name), str(exc)))
+        if checkpoint is not None and i % CHECKPOINT_FILES == 0:
+            checkpoint()
+    return documents, problems
+
+
+def id_problems(stories: Sequence[tuple[str, str]]) -> list[Problem]:
+    """Ids used twice (or differing only in letter case), among the ``(id, file)`` of a corpus's stories."""
+    problems = []
+    seen: dict[str, tuple[str, str]] = {}
+    for doc_id, file in stories:
+        key = doc_id.casefold()
+        if key not in seen:
+            seen[key] = (doc_id, file)
+            continue
+        same, other = seen[key]
+        if same == doc_id:
+            problems.append(Problem(shown(file), f"id '{doc_id}' is already used by {shown(other)}"))
+        else:
+            problems.append(Problem(shown(file), f"id '{doc_id}' differs from the id '{same}' of "
+                                                 f"{shown(other)} only in letter case; ids must differ in "
+                                                 "more (the files would collide on macOS and Windows)"))
+    return problems
 
 
 def fingerprint(files: Iterable[tuple[str, str]]) -> str:

@@ -109,7 +109,8 @@ class StoryService:
         folder = Path(folder)
         cache_dir = Path(cache_dir) if cache_dir is not None else None
         runtime = runtime or Runtime.plain()
-        snapshot = build_snapshot(folder, params=params, cache_dir=cache_dir, checkpoint=runtime.checkpoint)
+        snapshot = build_snapshot(folder, params=params, cache_dir=cache_dir, checkpoint=runtime.checkpoint,
+                                  write=runtime.write)
         return cls(folder, snapshot, params, rule, cache_dir, semantic, runtime)
 
     # --- what members ask ----------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ class StoryService:
             started = time.perf_counter()
             old = self.snapshot
             new = build_snapshot(self.folder, params=self.params, cache_dir=self.cache_dir,
-                                 checkpoint=self.runtime.checkpoint)
+                                 checkpoint=self.runtime.checkpoint, write=self.runtime.write)
             with self._swap_lock:
                 if attempt is not None:
                     if attempt.abandoned:
@@ -184,13 +185,14 @@ class StoryService:
                 raise ReloadTimeout(timeout) from None
 
     def wait_for_reloads(self, timeout: float) -> bool:
-        """At shutdown: wait up to ``timeout`` seconds for reloads still running (so that a cache being
-        written is finished); True when none is left. A reload stuck reading a dead disk is left behind: its
-        thread is a daemon, and does not keep the process alive."""
+        """At shutdown: wait up to ``timeout`` seconds for reloads and cache writes still running; True when
+        none is left. A reload stuck reading a dead disk is left behind: its thread is a daemon, and does not
+        keep the process alive."""
         deadline = time.monotonic() + timeout
         for thread in list(self._threads):
             thread.join(max(0.0, deadline - time.monotonic()))
-        return not any(thread.is_alive() for thread in list(self._threads))
+        written = self.runtime.wait_for_writes(max(0.0, deadline - time.monotonic()))
+        return written and not any(thread.is_alive() for thread in list(self._threads))
 
 
 class ReloadTimeout(Exception):

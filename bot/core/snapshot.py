@@ -16,15 +16,17 @@ from typing import Callable, Mapping, NamedTuple
 import numpy as np
 
 from ..archive import cache
-from ..archive.index import Bm25Index, IndexBuilder, Params
+from ..archive.index import Bm25Index, Entries, IndexBuilder, Params
+from ..archive.splice import Run, splice
 from ..archive.table import PassageTable, PassageTableBuilder
 from ..files import open_regular
-from .corpus import MAX_FILE_BYTES, Corpus, Document, fingerprint, load_corpus, story_names
+from .corpus import (MAX_FILE_BYTES, Corpus, CorpusError, Document, fingerprint, id_problems, load_corpus,
+                     read_stories, story_names)
 from .dates import PartialDate
 from .passages import passages
 from .semantic import Embeddings
 from .text import tokenize
-from .timeline import Event, build_timeline
+from .timeline import Event, extract_events, timeline_order
 
 DEFAULT_PARAMS = Params()
 GC_CHECKPOINT_STORIES = 500
@@ -32,6 +34,8 @@ _HERE = Path(__file__).resolve().parent
 SOURCES = tuple(_HERE / name for name in ("corpus.py", "dates.py", "frontmatter.py", "passages.py", "snapshot.py",
                                           "text.py", "timeline.py"))
 """The core's modules whose code decides what a snapshot holds (with the archive's own, see ``cache.py``)."""
+REUSE_AT_MOST = 0.5
+"""A reload reuses the last cache's unchanged stories unless more than this share of the files changed."""
 _DOC_FIELDS = ("id", "title", "published", "url", "publisher", "caption", "file", "sha256")
 
 
@@ -61,21 +65,31 @@ class Parts(NamedTuple):
     passages: PassageTable
     index: Bm25Index
     events: tuple[Event, ...]
+    """The timeline."""
+    stored: Callable[[], cache.Stored] | None = None
+    """The parts as the cache stores them (None: they came from the cache)."""
 
 
 def _nothing() -> None:
     pass
 
 
+def _now(save: Callable[[], object]) -> None:
+    save()
+
+
 def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS, max_file_bytes: int = MAX_FILE_BYTES,
-                   cache_dir: str | Path | None = None, checkpoint: Callable[[], None] = _nothing) -> Snapshot:
+                   cache_dir: str | Path | None = None, checkpoint: Callable[[], None] = _nothing,
+                   write: Callable[[Callable[[], object]], None] = _now) -> Snapshot:
     """Load, validate and index a corpus folder. Raises CorpusError; never returns half a corpus.
 
     With ``cache_dir``, a corpus whose files are byte for byte those of a cached snapshot is loaded from the
-    cache instead (see ``bot/archive/cache.py``), and a newly built snapshot is cached. ``checkpoint`` is
-    called every few thousand stories (the runtime policy settles the garbage collector there).
+    cache instead (see ``bot/archive/cache.py``); failing that, the stories of the last cached snapshot whose
+    files are unchanged are reused, and only the others read (``bot/archive/splice.py``); a newly built
+    snapshot is cached (``write`` runs the cache's writing: at once, or later). ``checkpoint`` is called every
+    few thousand stories (the runtime policy settles the garbage collector there).
     """
-    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint), checkpoint)
+    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint, write), checkpoint)
 
 
 def prepare_cache(folder: str | Path, *, cache_dir: str | Path, params: Params = DEFAULT_PARAMS,
@@ -83,25 +97,37 @@ def prepare_cache(folder: str | Path, *, cache_dir: str | Path, params: Params =
     """Make ``cache_dir`` hold the snapshot of ``folder`` as its files are now, building it if need be, so
     that ``build_snapshot`` with the same cache then only loads it (a worker process does the building).
     Raises CorpusError."""
-    _parts(Path(folder), params, max_file_bytes, cache_dir, _nothing)
+    _parts(Path(folder), params, max_file_bytes, cache_dir, _nothing, _now)
 
 
 def _parts(folder: Path, params: Params, max_file_bytes: int, cache_dir: str | Path | None,
-           checkpoint: Callable[[], None]) -> Parts:
-    if cache_dir is not None:
-        parts = cache.lookup(cache_dir, folder, checkpoint=checkpoint,
-                             fingerprint=lambda: folder_fingerprint(folder, max_file_bytes=max_file_bytes),
-                             key_of=lambda digest: cache.cache_key(digest, params, max_file_bytes, SOURCES),
-                             make=lambda stored: _from_stored(stored, checkpoint))
+           checkpoint: Callable[[], None], write: Callable[[Callable[[], object]], None]) -> Parts:
+    if cache_dir is None:
+        return build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
+                           checkpoint)
+    base = cache.base_key(params, max_file_bytes, SOURCES)
+
+    def reuse(old: cache.Stored, now: cache.Fingerprint) -> Parts | None:
+        parts = _spliced(folder, old, now, params, max_file_bytes, checkpoint)
         if parts is not None:
-            return parts
-    corpus = load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint)
-    parts = build_parts(corpus, params, checkpoint)
-    if cache_dir is not None:
-        files = tuple((d.file, d.sha256) for d in corpus.documents)
-        cache.save(cache_dir, folder, cache.cache_key(corpus.fingerprint, params, max_file_bytes, SOURCES),
-                   _stored(parts), files)
+            write(lambda: _save(cache_dir, folder, base, parts))
+        return parts
+
+    parts = cache.lookup(cache_dir, folder, base=base, checkpoint=checkpoint, reuse=reuse,
+                         fingerprint=lambda: folder_fingerprint(folder, max_file_bytes=max_file_bytes),
+                         make=lambda stored: _from_stored(stored, checkpoint))
+    if parts is None:
+        parts = build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
+                            checkpoint)
+        write(lambda: _save(cache_dir, folder, base, parts))
     return parts
+
+
+def _save(cache_dir: str | Path, folder: Path, base: str, parts: Parts) -> None:
+    if parts.stored is not None:
+        stored = parts.stored()
+        files = tuple(zip(stored.stories["file"], stored.stories["sha256"]))
+        cache.save(cache_dir, folder, base, stored, files)
 
 
 def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS,
@@ -110,23 +136,62 @@ def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS,
     objects for the whole archive are ever held at once."""
     builder = IndexBuilder()
     table = PassageTableBuilder()
+    own: list[Event] = []  # every story's events, story after story
+    for i, doc in enumerate(corpus.documents, start=1):
+        ps = passages(doc)
+        table.add(doc.id, doc.paragraphs, ps)
+        for p in ps:
+            builder.add(tokenize(p.text))
+        own.extend(extract_events(doc, ps))
+        if i % GC_CHECKPOINT_STORIES == 0:
+            checkpoint()
+    order = timeline_order([e.date for e in own], [e.text for e in own])
+    index, entries = builder.build_with_entries(params)
+    built = table.build()
+    return Parts(corpus, built, index, tuple(own[i] for i in order),
+                 lambda: _stored(corpus, built, index, own, order, entries))
 
-    def stories():
-        for i, doc in enumerate(corpus.documents, start=1):
-            ps = passages(doc)
-            table.add(doc.id, doc.paragraphs, ps)
-            for p in ps:
-                builder.add(tokenize(p.text))
-            yield doc, ps
-            if i % GC_CHECKPOINT_STORIES == 0:
-                checkpoint()
 
-    events = build_timeline(stories())
-    return Parts(corpus, table.build(), builder.build(params), events)
+def _spliced(folder: Path, old: cache.Stored, now: cache.Fingerprint, params: Params, max_file_bytes: int,
+             checkpoint: Callable[[], None]) -> Parts | None:
+    """The corpus as its files are ``now``, from the stories of ``old`` whose files are unchanged and the
+    stories added or edited since, read now; None when too much changed for that to pay. Raises CorpusError
+    (naming only the files read now, and ids that collide)."""
+    had = {(name, sha): i for i, (name, sha) in enumerate(zip(old.stories["file"], old.stories["sha256"]))}
+    where = [had.get(file) for file in now.files]
+    changed = [name for (name, _), i in zip(now.files, where) if i is None]
+    if len(changed) > REUSE_AT_MOST * len(now.files):
+        return None
+    fresh, problems = read_stories(folder, changed, max_file_bytes=max_file_bytes)
+    new_ids = iter([d.id for d in fresh])
+    problems.extend(id_problems([(old.stories["id"][i] if i is not None else next(new_ids, ""), name)
+                                 for (name, _), i in zip(now.files, where)]))
+    if problems:
+        raise CorpusError(problems)
+    runs: list[Run] = []
+    added = build_parts(Corpus(tuple(fresh), ""), params, checkpoint).stored() if fresh else None
+    j = 0
+    for i in where:
+        run = Run(old, i, i + 1) if i is not None else Run(added, j, j + 1)
+        j += i is None
+        if runs and runs[-1].source is run.source and runs[-1].stop == run.start:
+            runs[-1] = runs[-1]._replace(stop=run.stop)
+        else:
+            runs.append(run)
+    stored = splice(runs, "", _timeline)
+    files = list(zip(stored.stories["file"], stored.stories["sha256"]))
+    stored = stored._replace(fingerprint=fingerprint(files))
+    checkpoint()
+    return _from_stored(stored, checkpoint)._replace(stored=lambda: stored)
+
+
+def _timeline(events: cache.Events) -> np.ndarray:
+    return np.array(timeline_order(list(zip(*events.dates.T.tolist())) if len(events.texts) else [], events.texts),
+                    dtype=np.int32)
 
 
 def _snapshot(parts: Parts, checkpoint: Callable[[], None]) -> Snapshot:
-    corpus, table, index, events = parts
+    corpus, table, index, events, _ = parts
     embeddings = Embeddings.build((p.text for p in table), len(table))
     checkpoint()
     return Snapshot(corpus=corpus, passages=table, index=index, events=events,
@@ -167,15 +232,16 @@ def folder_fingerprint(folder: str | Path, *, max_file_bytes: int) -> cache.Fing
     return cache.Fingerprint(fingerprint(out), tuple(out))
 
 
-def _stored(parts: Parts) -> cache.Stored:
-    corpus, table, index, events = parts
+def _stored(corpus: Corpus, table: PassageTable, index: Bm25Index, own: list[Event], timeline: list[int],
+            entries: Entries) -> cache.Stored:
     docs = corpus.documents
     columns = {f: [str(getattr(d, f)) if f == "published" else getattr(d, f) for d in docs] for f in _DOC_FIELDS}
-    timeline = cache.Events(
-        dates=np.array([(e.date.year, e.date.month, e.date.day) for e in events], dtype=np.int32).reshape(-1, 3),
-        texts=[e.text for e in events], passage_ids=[e.passage_id for e in events],
-        positions=np.array([table.position(e.passage_id) for e in events], dtype=np.int32))
-    return cache.Stored(corpus.fingerprint, columns, [d.paragraphs for d in docs], table, index, timeline)
+    events = cache.Events(
+        dates=np.array([(e.date.year, e.date.month, e.date.day) for e in own], dtype=np.int32).reshape(-1, 3),
+        texts=[e.text for e in own], passage_ids=[e.passage_id for e in own],
+        positions=np.array([table.position(e.passage_id) for e in own], dtype=np.int32))
+    return cache.Stored(corpus.fingerprint, columns, [d.paragraphs for d in docs], table, index, events,
+                        np.array(timeline, dtype=np.int32), lambda: entries)
 
 
 def _from_stored(stored: cache.Stored, checkpoint: Callable[[], None]) -> Parts:
@@ -192,17 +258,19 @@ def _from_stored(stored: cache.Stored, checkpoint: Callable[[], None]) -> Parts:
         if (i + 1) % 2000 == 0:
             checkpoint()
     checkpoint()
-    ev = stored.events
+    ev, chosen = stored.events, stored.timeline
     doc_ids = table.doc_ids
-    where = ev.positions
+    where = ev.positions[chosen]
     docs = [doc_ids[d] for d in table.columns["doc"][where].tolist()]
     numbers = table.columns["number"][where].tolist()
     memo: dict[tuple[int, int, int], PartialDate] = {}
     dates_ = []
-    for ymd in zip(*ev.dates.T.tolist()):
+    for ymd in zip(*ev.dates[chosen].T.tolist()):
         date = memo.get(ymd)
         if date is None:
             date = memo[ymd] = PartialDate(*ymd)
         dates_.append(date)
-    events = tuple(map(Event, dates_, ev.texts, ev.passage_ids, docs, numbers))
+    texts, pids = ev.texts, ev.passage_ids
+    picked = chosen.tolist()
+    events = tuple(map(Event, dates_, [texts[i] for i in picked], [pids[i] for i in picked], docs, numbers))
     return Parts(Corpus(tuple(documents), stored.fingerprint), table, stored.index, events)

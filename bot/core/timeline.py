@@ -11,7 +11,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from .corpus import Document
 from .dates import PartialDate, Precision
@@ -110,7 +110,20 @@ def build_timeline(items: Iterable[tuple[Document, Sequence[Passage]]]) -> tuple
     """Every story's events, in chronological order; ties in story order, then paragraph order.
     A sentence repeated verbatim in a later story is listed once, for the first."""
     events = [event for doc, passages in items for event in extract_events(doc, passages)]
-    return tuple(_unique(sorted(events, key=lambda e: e.date)))
+    return tuple(events[i] for i in timeline_order([e.date for e in events], [e.text for e in events]))
+
+
+def timeline_order(dates: Sequence[Any], texts: Sequence[str]) -> list[int]:
+    """Which of the stories' own events (story after story, each story's in its own order) the timeline
+    lists, in its order: ``build_timeline``'s rule, given each event's date (a PartialDate, or its
+    ``(year, month, day)``: they sort alike) and sentence."""
+    seen: set[tuple[Any, str]] = set()
+    out = []
+    for i in sorted(range(len(dates)), key=dates.__getitem__):
+        if (dates[i], texts[i]) not in seen:
+            seen.add((dates[i], texts[i]))
+            out.append(i)
+    return out
 
 
 def filter_events(

@@ -1,0 +1,175 @@
+"""A reload after a story is edited, added or removed re-reads only that story and reuses the rest of the last
+cache: the snapshot it serves is the one a build from scratch makes, bit for bit, and scores as rank-bm25 does."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.synth import Generator
+from bot.archive.index import Params
+from bot.core.corpus import CorpusError
+from bot.core.snapshot import Snapshot, build_snapshot
+from bot.core.text import tokenize
+
+STORIES = 120
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("archive")
+    for story in Generator(seed=11).stories(STORIES * 8):
+        (folder / f"{story.id}.md").write_text(story.markdown(), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def corpus(archive: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(archive, tmp_path / "corpus"))
+
+
+def same(ours: Snapshot, scratch: Snapshot) -> None:
+    assert ours.corpus == scratch.corpus
+    a, b = ours.passages, scratch.passages
+    assert a.doc_ids == b.doc_ids and a.paragraphs == b.paragraphs
+    for name, col in a.columns.items():
+        assert col.tolist() == b.columns[name].tolist(), name
+    assert list(ours.index.vocabulary) == list(scratch.index.vocabulary)
+    for name, x in ours.index.arrays().items():
+        y = scratch.index.arrays()[name]
+        assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), name
+    assert sorted(ours.index.dense_columns()) == sorted(scratch.index.dense_columns())
+    assert ours.events == scratch.events
+
+
+def rebuilt(corpus: Path, cache: Path, caplog, params: Params = Params()) -> Snapshot:
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.archive.cache"):
+        snap = build_snapshot(corpus, cache_dir=cache, params=params)
+    assert "rebuilt it reusing the unchanged stories of" in caplog.text, caplog.text
+    return snap
+
+
+def middle(corpus: Path, at: float = 0.5) -> Path:
+    files = sorted(corpus.glob("*.md"))
+    return files[int(at * (len(files) - 1))]
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize("params", [Params(), Params(variant="l"), Params(variant="plus")],
+                         ids=["okapi", "bm25l", "bm25plus"])
+def test_an_edited_story_is_spliced_into_the_index_a_build_from_scratch_makes(corpus, tmp_path, caplog, params):
+    cache = tmp_path / "cache"
+    build_snapshot(corpus, cache_dir=cache, params=params)
+    story = middle(corpus)
+    paragraphs = story.read_text(encoding="utf-8").split("\n\n")
+    edit(story, paragraphs[-1], paragraphs[-1] + " The zzyzxquorum convened on Jan. 5, 1999.")
+    ours = rebuilt(corpus, cache, caplog, params)
+    scratch = build_snapshot(corpus, params=params)
+    same(ours, scratch)
+    assert ours.index.document_frequency("zzyzxquorum") == 1
+    assert any("zzyzxquorum" in e.text for e in ours.events)
+    ref = params.reference([tokenize(p.text) for p in scratch.passages])
+    for p in list(scratch.passages)[::40]:
+        query = tokenize(p.text)[:5]
+        scores = ref.get_scores(query)
+        for hit in ours.index.search(query, 10):
+            assert hit.score == scores[hit.index]
+    # and the spliced snapshot was cached: the next start loads it as it is
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.archive.cache"):
+        again = build_snapshot(corpus, cache_dir=cache, params=params)
+    assert "byte for byte" in caplog.text
+    same(again, scratch)
+
+
+@pytest.mark.parametrize("change", ["add-middle", "add-first", "remove", "edit-first", "edit-last",
+                                    "edit-two", "rename"])
+def test_added_removed_and_renamed_stories_splice_too(corpus, tmp_path, caplog, change):
+    cache = tmp_path / "cache"
+    build_snapshot(corpus, cache_dir=cache)
+    files = sorted(corpus.glob("*.md"))
+    if change.startswith("add"):
+        story = next(iter(Generator(seed=99).stories(10)))
+        name = f"{middle(corpus).stem}-followup.md" if change == "add-middle" else "0000-first.md"
+        (corpus / name).write_text(story.markdown().replace(f"id: {story.id}", "id: brand-new-story"),
+                                   encoding="utf-8")
+    elif change == "remove":
+        middle(corpus, 0.3).unlink()
+    elif change == "rename":
+        path = middle(corpus)
+        path.rename(corpus / f"zzz-{path.name}")
+    else:
+        targets = {"edit-first": [files[0]], "edit-last": [files[-1]], "edit-two": [files[3], files[-4]]}[change]
+        for path in targets:
+            text = path.read_text(encoding="utf-8")
+            path.write_text(text.rstrip("\n") + "\n\nA new closing paragraph about the harbour.\n", encoding="utf-8")
+    same(rebuilt(corpus, cache, caplog), build_snapshot(corpus))
+
+
+def test_an_event_a_later_story_repeats_comes_back_when_the_first_story_drops_it(tmp_path, caplog):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    said = "The inquiry opened on March 3, 2020, in Ottawa."
+    for name, body in (("a-first", f"Officials spoke.\n\n{said}"), ("b-later", f"A recap.\n\n{said}"),
+                       ("c-other", "Nothing dated here.")):
+        (corpus / f"{name}.md").write_text(f"---\ntitle: {name}\npublished: 2020-03-04\n---\n\n{body}\n",
+                                           encoding="utf-8")
+    cache = tmp_path / "cache"
+    first = build_snapshot(corpus, cache_dir=cache)
+    assert [e.doc_id for e in first.events if e.text == said] == ["a-first"]
+    edit(corpus / "a-first.md", said, "The inquiry was announced.")
+    ours = rebuilt(corpus, cache, caplog)
+    assert [e.doc_id for e in ours.events if e.text == said] == ["b-later"]
+    same(ours, build_snapshot(corpus))
+
+
+def test_a_broken_edit_is_reported_as_a_full_load_reports_it_and_the_cache_is_kept(corpus, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    build_snapshot(corpus, cache_dir=cache)
+    before = sorted(p.name for p in cache.iterdir())
+    story = middle(corpus)
+    story.write_bytes(b"---\ntitle: [unclosed\n---\n\nText.\n")
+    with pytest.raises(CorpusError) as spliced:
+        build_snapshot(corpus, cache_dir=cache)
+    with pytest.raises(CorpusError) as scratch:
+        build_snapshot(corpus)
+    assert spliced.value.problems == scratch.value.problems
+    assert [p.file for p in spliced.value.problems] == [story.name]
+    assert sorted(p.name for p in cache.iterdir()) == before
+
+
+def test_an_edit_that_reuses_another_storys_id_is_refused(corpus, tmp_path):
+    cache = tmp_path / "cache"
+    build_snapshot(corpus, cache_dir=cache)
+    first, story = sorted(corpus.glob("*.md"))[0], middle(corpus)
+    text = story.read_text(encoding="utf-8")
+    story.write_text(text.replace(f"id: {story.stem}\n", f"id: {first.stem.upper()}\n", 1), encoding="utf-8")
+    with pytest.raises(CorpusError) as spliced:
+        build_snapshot(corpus, cache_dir=cache)
+    with pytest.raises(CorpusError) as scratch:
+        build_snapshot(corpus)
+    assert spliced.value.problems == scratch.value.problems
+    assert "only in letter case" in str(spliced.value)
+
+
+def test_when_most_stories_changed_the_corpus_is_built_afresh(corpus, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    build_snapshot(corpus, cache_dir=cache)
+    for path in sorted(corpus.glob("*.md"))[: STORIES * 2 // 3]:
+        path.write_text(path.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.archive.cache"):
+        ours = build_snapshot(corpus, cache_dir=cache)
+    assert "reusing" not in caplog.text and "building it" in caplog.text
+    same(ours, build_snapshot(corpus))
+    assert np.array_equal(ours.index.df, build_snapshot(corpus).index.df)
