@@ -188,7 +188,12 @@ def lookup(cache_dir: str | Path, folder: str | Path, *, base: str, fingerprint:
     why = _why_missing(cache_dir, folder, current)
     if early is not None and reuse is not None and early.base == base:
         started = time.perf_counter()
-        reused = reuse(early.stored, current)
+        try:
+            reused = reuse(early.stored, current)
+        except (CacheMiss, OSError) as exc:  # its entries could not be read (a damaged file, or pruned meanwhile)
+            log.warning("could not reuse the index cache %s (%s: %s)", cache_path(cache_dir, guess).name,
+                        type(exc).__name__, exc)
+            reused = None
         if reused is not None:
             log.info("no index cache for %s: %s; rebuilt it reusing the unchanged stories of %s in %.2f s",
                      folder, why, cache_path(cache_dir, guess).name, time.perf_counter() - started)
@@ -389,6 +394,8 @@ class _Reader:
                 a = np.load(f, allow_pickle=False)
         except NotAFile as exc:
             raise CacheMiss(f"{name}.npy {exc.strerror}") from None
+        except (ValueError, EOFError) as exc:
+            raise CacheMiss(f"{name}.npy is not an array ({exc})") from None
         if a.nbytes != nbytes or zlib.crc32(a) != crc:
             raise CacheMiss(f"{name}.npy is damaged (its size or checksum differs from the manifest's)")
         return a
@@ -397,14 +404,15 @@ class _Reader:
 # --- saving --------------------------------------------------------------------------------------------------
 
 
-def save(cache_dir: str | Path, folder: str | Path, base: str, stored: Stored,
+def save(cache_dir: str | Path, folder: str | Path | None, base: str, stored: Stored,
          files: Sequence[tuple[str, str]]) -> Path | None:
     """Write the cache for ``key`` (atomically: a reader sees the old file, the new one or none) and
-    remember which files it was made from; never raises (the cache only saves time)."""
-    cache_dir, folder = Path(cache_dir), Path(folder)
+    remember which files it was made from; never raises (the cache only saves time). With no ``folder``,
+    the cache is a part of a corpus a worker process built (``save_part``)."""
+    cache_dir = Path(cache_dir)
     started = time.perf_counter()
     key = cache_key(base, stored.fingerprint)
-    path = cache_path(cache_dir, key)
+    path = cache_path(cache_dir, key) if folder is not None else cache_dir / f"part-{key[:40]}"
     tmp = None
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -427,7 +435,9 @@ def save(cache_dir: str | Path, folder: str | Path, base: str, stored: Stored,
                 raise
             _remove(tmp)  # another process wrote the same snapshot meanwhile
         tmp = None
-        _write_pointer(_pointer(cache_dir, folder),
+        if folder is None:
+            return path
+        _write_pointer(_pointer(cache_dir, Path(folder)),
                        f"{key}\n" + "".join(f"{name}\t{sha}\n" for name, sha in files))
     except Exception as exc:  # noqa: BLE001
         log.warning("could not write the index cache in %s (%s: %s); the bot works without it",
@@ -439,6 +449,30 @@ def save(cache_dir: str | Path, folder: str | Path, base: str, stored: Stored,
              sum(f.stat().st_size for f in path.iterdir()) / 1e6, time.perf_counter() - started)
     prune(cache_dir, keep=path)
     return path
+
+
+def save_part(cache_dir: str | Path, base: str, stored: Stored) -> Path | None:
+    """Write a part of a corpus (some of its stories, built by a worker process) for ``load_part``."""
+    return save(cache_dir, None, base, stored, ())
+
+
+def load_part(path: Path, base: str) -> Stored:
+    """The part ``save_part`` wrote (raises CacheMiss when it is not whole, or not built as ``base`` says);
+    the folder is removed once read: a part serves once."""
+    try:
+        key = json.loads((path / "manifest.json").read_text(encoding="utf-8"))["meta"]["key"]
+        loaded = _read_parts(path, key, lambda: None)
+        if loaded.base != base:
+            raise CacheMiss("the part was built by other code")
+        counts, ranks, lengths = loaded.stored.entries()  # read now: the folder goes
+        return loaded.stored._replace(entries=lambda: Entries(counts, ranks, lengths))
+    finally:
+        _remove(path)
+
+
+def drop_part(path: Path) -> None:
+    """Remove a part that will not be read."""
+    _remove(path)
 
 
 def _write_pointer(path: Path, text: str) -> None:
@@ -511,7 +545,7 @@ def prune(cache_dir: Path, *, keep: Path | None = None) -> None:
         found = sorted(cache_dir.glob("snapshot-*"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in [p for p in found if p != keep][KEEP - 1 :]:
             _remove(old)
-        for tmp in [*cache_dir.glob(".snapshot-*.tmp"), *cache_dir.glob(".pointer-*.tmp")]:
+        for tmp in [*cache_dir.glob(".snapshot-*.tmp"), *cache_dir.glob(".pointer-*.tmp"), *cache_dir.glob("part-*")]:
             if time.time() - tmp.stat().st_mtime > 3600:
                 _remove(tmp)
     except OSError:

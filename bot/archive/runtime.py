@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import gc
+import os
 import sys
 import threading
 import time
@@ -53,6 +54,8 @@ def switch_interval(seconds: float) -> Iterator[None]:
         sys.setswitchinterval(previous)
 
 
+MAX_WORKERS = 4
+"""At most this many worker processes build a corpus (one per core)."""
 WRITE_PATIENCE = 60.0
 """How long a process that is exiting waits for cache writes still running (one stuck on a dead disk is left)."""
 _WRITES: set[threading.Thread] = set()
@@ -63,12 +66,14 @@ class Runtime:
     does nothing process-wide (a library user's, or a test's, default)."""
 
     def __init__(self, *, switch: float | None = RELOAD_SWITCH_INTERVAL, settle: bool = True,
-                 patience: float = 0.5, write_behind: bool = True) -> None:
+                 patience: float = 0.5, write_behind: bool = True, workers: int | None = None) -> None:
         self.switch, self.settle, self.patience, self.write_behind = switch, settle, patience, write_behind
+        self.workers = workers if workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
+        """How many worker processes may build a corpus (1: none, it is built in this process)."""
 
     @classmethod
     def plain(cls) -> Runtime:
-        return cls(switch=None, settle=False, patience=0.0, write_behind=False)
+        return cls(switch=None, settle=False, patience=0.0, write_behind=False, workers=1)
 
     def write(self, save: Callable[[], object]) -> None:
         """Write a cache: at once (plain), or while the new corpus already serves, in a thread of its own

@@ -110,7 +110,7 @@ class StoryService:
         cache_dir = Path(cache_dir) if cache_dir is not None else None
         runtime = runtime or Runtime.plain()
         snapshot = build_snapshot(folder, params=params, cache_dir=cache_dir, checkpoint=runtime.checkpoint,
-                                  write=runtime.write)
+                                  write=runtime.write, workers=runtime.workers)
         return cls(folder, snapshot, params, rule, cache_dir, semantic, runtime)
 
     # --- what members ask ----------------------------------------------------------------------------------
@@ -149,7 +149,8 @@ class StoryService:
             started = time.perf_counter()
             old = self.snapshot
             new = build_snapshot(self.folder, params=self.params, cache_dir=self.cache_dir,
-                                 checkpoint=self.runtime.checkpoint, write=self.runtime.write)
+                                 checkpoint=self.runtime.checkpoint, write=self.runtime.write,
+                                 workers=self.runtime.workers)
             with self._swap_lock:
                 if attempt is not None:
                     if attempt.abandoned:

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple
@@ -20,13 +24,15 @@ from ..archive.index import Bm25Index, Entries, IndexBuilder, Params
 from ..archive.splice import Run, splice
 from ..archive.table import PassageTable, PassageTableBuilder
 from ..files import open_regular
-from .corpus import (MAX_FILE_BYTES, Corpus, CorpusError, Document, fingerprint, id_problems, load_corpus,
-                     read_stories, story_names)
+from .corpus import (MAX_FILE_BYTES, Corpus, CorpusError, Document, Problem, fingerprint, id_problems,
+                     load_corpus, read_stories, story_names)
 from .dates import PartialDate
 from .passages import passages
 from .semantic import Embeddings
 from .text import tokenize
 from .timeline import Event, extract_events, timeline_order
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PARAMS = Params()
 GC_CHECKPOINT_STORIES = 500
@@ -34,6 +40,8 @@ _HERE = Path(__file__).resolve().parent
 SOURCES = tuple(_HERE / name for name in ("corpus.py", "dates.py", "frontmatter.py", "passages.py", "snapshot.py",
                                           "text.py", "timeline.py"))
 """The core's modules whose code decides what a snapshot holds (with the archive's own, see ``cache.py``)."""
+WORKER_STORIES = 2000
+"""A corpus is built by worker processes (when the caller allows them) once each gets this many stories."""
 REUSE_AT_MOST = 0.5
 """A reload reuses the last cache's unchanged stories unless more than this share of the files changed."""
 _DOC_FIELDS = ("id", "title", "published", "url", "publisher", "caption", "file", "sha256")
@@ -80,28 +88,30 @@ def _now(save: Callable[[], object]) -> None:
 
 def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS, max_file_bytes: int = MAX_FILE_BYTES,
                    cache_dir: str | Path | None = None, checkpoint: Callable[[], None] = _nothing,
-                   write: Callable[[Callable[[], object]], None] = _now) -> Snapshot:
+                   write: Callable[[Callable[[], object]], None] = _now, workers: int = 1) -> Snapshot:
     """Load, validate and index a corpus folder. Raises CorpusError; never returns half a corpus.
 
     With ``cache_dir``, a corpus whose files are byte for byte those of a cached snapshot is loaded from the
     cache instead (see ``bot/archive/cache.py``); failing that, the stories of the last cached snapshot whose
     files are unchanged are reused, and only the others read (``bot/archive/splice.py``); a newly built
-    snapshot is cached (``write`` runs the cache's writing: at once, or later). ``checkpoint`` is called every
-    few thousand stories (the runtime policy settles the garbage collector there).
+    snapshot is cached (``write`` runs the cache's writing: at once, or later), and built by up to ``workers``
+    processes, the stories split between them. ``checkpoint`` is called every few thousand stories (the
+    runtime policy settles the garbage collector there).
     """
-    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint, write), checkpoint)
+    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint, write, workers),
+                     checkpoint)
 
 
 def prepare_cache(folder: str | Path, *, cache_dir: str | Path, params: Params = DEFAULT_PARAMS,
-                  max_file_bytes: int = MAX_FILE_BYTES) -> None:
+                  max_file_bytes: int = MAX_FILE_BYTES, workers: int = 1) -> None:
     """Make ``cache_dir`` hold the snapshot of ``folder`` as its files are now, building it if need be, so
     that ``build_snapshot`` with the same cache then only loads it (a worker process does the building).
     Raises CorpusError."""
-    _parts(Path(folder), params, max_file_bytes, cache_dir, _nothing, _now)
+    _parts(Path(folder), params, max_file_bytes, cache_dir, _nothing, _now, workers)
 
 
 def _parts(folder: Path, params: Params, max_file_bytes: int, cache_dir: str | Path | None,
-           checkpoint: Callable[[], None], write: Callable[[Callable[[], object]], None]) -> Parts:
+           checkpoint: Callable[[], None], write: Callable[[Callable[[], object]], None], workers: int) -> Parts:
     if cache_dir is None:
         return build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
                            checkpoint)
@@ -117,10 +127,65 @@ def _parts(folder: Path, params: Params, max_file_bytes: int, cache_dir: str | P
                          fingerprint=lambda: folder_fingerprint(folder, max_file_bytes=max_file_bytes),
                          make=lambda stored: _from_stored(stored, checkpoint))
     if parts is None:
-        parts = build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
-                            checkpoint)
+        parts = _build(folder, params, max_file_bytes, checkpoint, Path(cache_dir), base, workers)
         write(lambda: _save(cache_dir, folder, base, parts))
     return parts
+
+
+def _build(folder: Path, params: Params, max_file_bytes: int, checkpoint: Callable[[], None], cache_dir: Path,
+           base: str, workers: int) -> Parts:
+    try:
+        names = story_names(folder) if workers > 1 else []
+    except OSError:
+        names = []  # load_corpus says why
+    workers = min(workers, len(names) // WORKER_STORIES)
+    if workers > 1:
+        try:
+            return _build_in_workers(folder, names, params, max_file_bytes, checkpoint, cache_dir, base, workers)
+        except (BrokenProcessPool, OSError, cache.CacheMiss) as exc:
+            log.warning("the worker processes building %s failed (%s: %s); building it in this process", folder,
+                        type(exc).__name__, exc)
+    return build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
+                       checkpoint)
+
+
+def _build_in_workers(folder: Path, names: list[str], params: Params, max_file_bytes: int,
+                      checkpoint: Callable[[], None], cache_dir: Path, base: str, workers: int) -> Parts:
+    """The corpus built by ``workers`` processes, each a run of its stories, their parts spliced here."""
+    chunks = [names[i * len(names) // workers : (i + 1) * len(names) // workers] for i in range(workers)]
+    log.info("building %s in %d worker processes (%d stories)", folder, workers, len(names))
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this process is copied
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        done = list(pool.map(build_part, *zip(*[(str(folder), chunk, str(cache_dir), params, max_file_bytes, base)
+                                                for chunk in chunks])))
+    problems = [Problem(file, message) for _, found, _ in done for file, message in found]
+    problems.extend(id_problems([pair for _, _, ids in done for pair in ids]))
+    paths = [path for path, _, _ in done]
+    if problems or None in paths:
+        for path in filter(None, paths):
+            cache.drop_part(Path(path))
+        if problems:
+            raise CorpusError(problems)
+        raise cache.CacheMiss("a worker could not write its part")
+    parts = [cache.load_part(Path(path), base) for path in paths]
+    stored = splice([Run(part, 0, len(part.paragraphs)) for part in parts], "", _timeline)
+    stored = stored._replace(fingerprint=fingerprint(zip(stored.stories["file"], stored.stories["sha256"])))
+    checkpoint()
+    return _from_stored(stored, checkpoint)._replace(stored=lambda: stored)
+
+
+def build_part(folder: str, names: list[str], cache_dir: str, params: Params, max_file_bytes: int,
+               base: str) -> tuple[str | None, list[tuple[str, str]], list[tuple[str, str]]]:
+    """In a worker process: the stories ``names`` of ``folder`` built and cached as a part. Returns where the
+    part is (None when it could not be written), each problem's file and message, and each story's id and
+    file (ids must differ across all parts)."""
+    docs, problems = read_stories(Path(folder), names, max_file_bytes=max_file_bytes)
+    ids = [(d.id, d.file) for d in docs]
+    if problems or not docs:
+        return None, [(p.file, p.message) for p in problems], ids
+    stored = build_parts(Corpus(tuple(docs), fingerprint((d.file, d.sha256) for d in docs)), params).stored()
+    path = cache.save_part(cache_dir, base, stored)
+    return (str(path) if path is not None else None), [], ids
 
 
 def _save(cache_dir: str | Path, folder: Path, base: str, parts: Parts) -> None:

@@ -173,3 +173,46 @@ def test_when_most_stories_changed_the_corpus_is_built_afresh(corpus, tmp_path, 
     assert "reusing" not in caplog.text and "building it" in caplog.text
     same(ours, build_snapshot(corpus))
     assert np.array_equal(ours.index.df, build_snapshot(corpus).index.df)
+
+
+def test_a_corpus_built_by_two_worker_processes_is_the_one_built_in_this_process(corpus, tmp_path, monkeypatch,
+                                                                                  caplog):
+    import bot.core.snapshot as snapshot
+
+    monkeypatch.setattr(snapshot, "WORKER_STORIES", 10)
+    with caplog.at_level(logging.INFO, logger="bot.core.snapshot"):
+        ours = build_snapshot(corpus, cache_dir=tmp_path / "cache", workers=2)
+    assert "in 2 worker processes" in caplog.text and "failed" not in caplog.text
+    same(ours, build_snapshot(corpus))
+    assert not list((tmp_path / "cache").glob("part-*"))  # the parts were read, then removed
+    same(build_snapshot(corpus, cache_dir=tmp_path / "cache"), ours)  # and the whole was cached
+
+
+def test_problems_found_by_worker_processes_are_reported_as_a_full_load_reports_them(corpus, tmp_path,
+                                                                                     monkeypatch):
+    import bot.core.snapshot as snapshot
+
+    monkeypatch.setattr(snapshot, "WORKER_STORIES", 10)
+    files = sorted(corpus.glob("*.md"))
+    files[2].write_bytes(b"\xff\xfe not text")
+    text = files[-3].read_text(encoding="utf-8")
+    files[-3].write_text(text.replace(f"id: {files[-3].stem}\n", f"id: {files[1].stem}\n"), encoding="utf-8")
+    with pytest.raises(CorpusError) as workers:
+        build_snapshot(corpus, cache_dir=tmp_path / "cache", workers=2)
+    with pytest.raises(CorpusError) as scratch:
+        build_snapshot(corpus)
+    assert workers.value.problems == scratch.value.problems
+    assert [p.file for p in workers.value.problems] == [files[2].name, files[-3].name]
+    assert not list((tmp_path / "cache").glob("part-*"))
+
+
+def test_a_damaged_last_cache_is_not_reused_and_the_corpus_is_built_afresh(corpus, tmp_path, caplog):
+    cache = tmp_path / "cache"
+    build_snapshot(corpus, cache_dir=cache)
+    (next(cache.glob("snapshot-*")) / "entry_counts.npy").write_bytes(b"not an array")
+    edit(middle(corpus), "\n\n", "\n\nA new first paragraph.\n\n")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.archive.cache"):
+        ours = build_snapshot(corpus, cache_dir=cache)
+    assert "could not reuse the index cache" in caplog.text and "building it" in caplog.text
+    same(ours, build_snapshot(corpus))
