@@ -2,7 +2,7 @@
 re-tokenizing and re-indexing every story.
 
 It stores and checks arrays and texts (``Stored``); what they mean as stories is the core's business
-(``bot/core/snapshot.py``), which also says what the corpus fingerprint is.
+(``bot/core/parts.py``); the corpus fingerprint is ``bot/core/corpus.py``'s.
 
 A cache belongs to exactly one corpus content: its name is a digest of every story file's name and bytes
 (the corpus fingerprint) and of its *base*: the cache format, the source of the modules that build a
@@ -97,7 +97,7 @@ class Stored(NamedTuple):
 
 class Fingerprint(NamedTuple):
     digest: str
-    """The corpus fingerprint (see ``bot/core/snapshot.py``)."""
+    """The corpus fingerprint (see ``bot/core/corpus.py``)."""
     files: tuple[tuple[str, str], ...]
     """Each story file's name and sha256, in order."""
 

@@ -171,7 +171,7 @@ def id_problems(stories: Sequence[tuple[str, str]]) -> list[Problem]:
 
 def fingerprint(files: Iterable[tuple[str, str]]) -> str:
     """The corpus fingerprint: a digest of every story file's name and sha256, in order. The one
-    definition: a loaded corpus and a folder hashed for the cache (``snapshot.py``) both use it."""
+    definition: a loaded corpus and a folder hashed for the cache (``parts.py``) both use it."""
     digest = hashlib.sha256()
     for name, sha in files:
         digest.update(f"{name}\0{sha}\n".encode())

@@ -11,7 +11,7 @@ import pytest
 
 from bot.archive import cache
 from bot.archive.index import Params
-from bot.core.snapshot import folder_fingerprint
+from bot.core.parts import folder_fingerprint
 from bot.core.service import StoryService, build_snapshot
 from tests.conftest import CORPUS, write_story
 

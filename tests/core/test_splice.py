@@ -177,10 +177,10 @@ def test_when_most_stories_changed_the_corpus_is_built_afresh(corpus, tmp_path, 
 
 def test_a_corpus_built_by_two_worker_processes_is_the_one_built_in_this_process(corpus, tmp_path, monkeypatch,
                                                                                   caplog):
-    import bot.core.snapshot as snapshot
+    import bot.core.rebuild as snapshot
 
     monkeypatch.setattr(snapshot, "WORKER_STORIES", 10)
-    with caplog.at_level(logging.INFO, logger="bot.core.snapshot"):
+    with caplog.at_level(logging.INFO, logger="bot.core.rebuild"):
         ours = build_snapshot(corpus, cache_dir=tmp_path / "cache", workers=2)
     assert "in 2 worker processes" in caplog.text and "failed" not in caplog.text
     same(ours, build_snapshot(corpus))
@@ -190,7 +190,7 @@ def test_a_corpus_built_by_two_worker_processes_is_the_one_built_in_this_process
 
 def test_problems_found_by_worker_processes_are_reported_as_a_full_load_reports_them(corpus, tmp_path,
                                                                                      monkeypatch):
-    import bot.core.snapshot as snapshot
+    import bot.core.rebuild as snapshot
 
     monkeypatch.setattr(snapshot, "WORKER_STORIES", 10)
     files = sorted(corpus.glob("*.md"))

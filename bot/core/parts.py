@@ -1,0 +1,142 @@
+"""A corpus's parts (passages, index, timeline) built from its stories, and the same parts as the archive's
+cache stores them (arrays and texts) and back: what a cached snapshot means as stories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from ..archive import cache
+from ..archive.index import Bm25Index, Entries, IndexBuilder, Params
+from ..archive.table import PassageTable, PassageTableBuilder
+from ..files import open_regular
+from .corpus import Corpus, Document, fingerprint, story_names
+from .dates import PartialDate
+from .passages import passages
+from .text import tokenize
+from .timeline import Event, extract_events, timeline_order
+
+DEFAULT_PARAMS = Params()
+GC_CHECKPOINT_STORIES = 500
+_DOC_FIELDS = ("id", "title", "published", "url", "publisher", "caption", "file", "sha256")
+
+
+class Parts(NamedTuple):
+    corpus: Corpus
+    passages: PassageTable
+    index: Bm25Index
+    events: tuple[Event, ...]
+    """The timeline."""
+    stored: Callable[[], cache.Stored] | None = None
+    """The parts as the cache stores them (None: they came from the cache)."""
+
+
+def nothing() -> None:
+    pass
+
+
+def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS,
+                checkpoint: Callable[[], None] = nothing) -> Parts:
+    """Passages, index and timeline of a loaded corpus, one story at a time: no token lists or Passage
+    objects for the whole archive are ever held at once."""
+    builder = IndexBuilder()
+    table = PassageTableBuilder()
+    own: list[Event] = []  # every story's events, story after story
+    for i, doc in enumerate(corpus.documents, start=1):
+        ps = passages(doc)
+        table.add(doc.id, doc.paragraphs, ps)
+        for p in ps:
+            builder.add(tokenize(p.text))
+        own.extend(extract_events(doc, ps))
+        if i % GC_CHECKPOINT_STORIES == 0:
+            checkpoint()
+    order = timeline_order([e.date for e in own], [e.text for e in own])
+    index, entries = builder.build_with_entries(params)
+    built = table.build()
+    return Parts(corpus, built, index, tuple(own[i] for i in order),
+                 lambda: to_stored(corpus, built, index, own, order, entries))
+
+
+def timeline(events: cache.Events) -> np.ndarray:
+    return np.array(timeline_order(list(zip(*events.dates.T.tolist())) if len(events.texts) else [], events.texts),
+                    dtype=np.int32)
+
+
+def folder_fingerprint(folder: str | Path, *, max_file_bytes: int) -> cache.Fingerprint | None:
+    """The folder's corpus fingerprint, from the files' bytes alone (no parsing); None when the folder
+    cannot be a valid corpus as it stands (missing, empty, a file too large or unreadable)."""
+    folder = Path(folder)
+    try:
+        files = story_names(folder)
+        if not files:
+            return None
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+    out = []
+    try:
+        for name in files:
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                return None  # a file name that is not UTF-8: load_corpus will say which
+            try:
+                with open_regular(name, dir_fd=fd) as f:  # never blocks: a FIFO or a device is refused
+                    raw = f.read(max_file_bytes + 1)
+            except OSError:
+                return None
+            if len(raw) > max_file_bytes:
+                return None
+            out.append((name, hashlib.sha256(raw).hexdigest()))
+    finally:
+        os.close(fd)
+    return cache.Fingerprint(fingerprint(out), tuple(out))
+
+
+def to_stored(corpus: Corpus, table: PassageTable, index: Bm25Index, own: list[Event], timeline: list[int],
+            entries: Entries) -> cache.Stored:
+    docs = corpus.documents
+    columns = {f: [str(getattr(d, f)) if f == "published" else getattr(d, f) for d in docs] for f in _DOC_FIELDS}
+    events = cache.Events(
+        dates=np.array([(e.date.year, e.date.month, e.date.day) for e in own], dtype=np.int32).reshape(-1, 3),
+        texts=[e.text for e in own], passage_ids=[e.passage_id for e in own],
+        positions=np.array([table.position(e.passage_id) for e in own], dtype=np.int32))
+    return cache.Stored(corpus.fingerprint, columns, [d.paragraphs for d in docs], table, index, events,
+                        np.array(timeline, dtype=np.int32), lambda: entries)
+
+
+def from_stored(stored: cache.Stored, checkpoint: Callable[[], None]) -> Parts:
+    fields, table = stored.stories, stored.passages
+    if set(fields) != set(_DOC_FIELDS):
+        raise cache.CacheMiss("the story columns are not a story's fields")
+    dates = {published: PartialDate.parse(published) for published in set(fields["published"])}
+    documents: list[Document] = []
+    for i, own in enumerate(stored.paragraphs):
+        documents.append(Document(
+            id=fields["id"][i], title=fields["title"][i], published=dates[fields["published"][i]], paragraphs=own,
+            url=fields["url"][i], publisher=fields["publisher"][i], caption=fields["caption"][i],
+            file=fields["file"][i], sha256=fields["sha256"][i]))
+        if (i + 1) % 2000 == 0:
+            checkpoint()
+    checkpoint()
+    ev, chosen = stored.events, stored.timeline
+    doc_ids = table.doc_ids
+    where = ev.positions[chosen]
+    docs = [doc_ids[d] for d in table.columns["doc"][where].tolist()]
+    numbers = table.columns["number"][where].tolist()
+    memo: dict[tuple[int, int, int], PartialDate] = {}
+    dates_ = []
+    for ymd in zip(*ev.dates[chosen].T.tolist()):
+        date = memo.get(ymd)
+        if date is None:
+            date = memo[ymd] = PartialDate(*ymd)
+        dates_.append(date)
+    texts, pids = ev.texts, ev.passage_ids
+    picked = chosen.tolist()
+    events = tuple(map(Event, dates_, [texts[i] for i in picked], [pids[i] for i in picked], docs, numbers))
+    return Parts(Corpus(tuple(documents), stored.fingerprint), table, stored.index, events)

@@ -1,0 +1,115 @@
+"""Rebuilding only what changed: a corpus spliced from the last cache's unchanged stories and the stories
+read now (``spliced``), and a corpus built by worker processes, a run of stories each, their parts spliced
+(``build``). The splicing itself is the archive's (``bot/archive/splice.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Callable
+
+from ..archive import cache
+from ..archive.index import Params
+from ..archive.splice import Run, splice
+from .corpus import Corpus, CorpusError, Problem, fingerprint, id_problems, load_corpus, read_stories, story_names
+from .parts import Parts, build_parts, from_stored, timeline
+
+log = logging.getLogger(__name__)
+
+WORKER_STORIES = 2000
+"""A corpus is built by worker processes (when the caller allows them) once each gets this many stories."""
+REUSE_AT_MOST = 0.5
+"""A reload reuses the last cache's unchanged stories unless more than this share of the files changed."""
+
+
+def build(folder: Path, params: Params, max_file_bytes: int, checkpoint: Callable[[], None], cache_dir: Path,
+           base: str, workers: int) -> Parts:
+    try:
+        names = story_names(folder) if workers > 1 else []
+    except OSError:
+        names = []  # load_corpus says why
+    workers = min(workers, len(names) // WORKER_STORIES)
+    if workers > 1:
+        try:
+            return _build_in_workers(folder, names, params, max_file_bytes, checkpoint, cache_dir, base, workers)
+        except (BrokenProcessPool, OSError, cache.CacheMiss) as exc:
+            log.warning("the worker processes building %s failed (%s: %s); building it in this process", folder,
+                        type(exc).__name__, exc)
+    return build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
+                       checkpoint)
+
+
+def _build_in_workers(folder: Path, names: list[str], params: Params, max_file_bytes: int,
+                      checkpoint: Callable[[], None], cache_dir: Path, base: str, workers: int) -> Parts:
+    """The corpus built by ``workers`` processes, each a run of its stories, their parts spliced here."""
+    chunks = [names[i * len(names) // workers : (i + 1) * len(names) // workers] for i in range(workers)]
+    log.info("building %s in %d worker processes (%d stories)", folder, workers, len(names))
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this process is copied
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        done = list(pool.map(build_part, *zip(*[(str(folder), chunk, str(cache_dir), params, max_file_bytes, base)
+                                                for chunk in chunks])))
+    problems = [Problem(file, message) for _, found, _ in done for file, message in found]
+    problems.extend(id_problems([pair for _, _, ids in done for pair in ids]))
+    paths = [path for path, _, _ in done]
+    if problems or None in paths:
+        for path in filter(None, paths):
+            cache.drop_part(Path(path))
+        if problems:
+            raise CorpusError(problems)
+        raise cache.CacheMiss("a worker could not write its part")
+    parts = [cache.load_part(Path(path), base) for path in paths]
+    stored = splice([Run(part, 0, len(part.paragraphs)) for part in parts], "", timeline)
+    stored = stored._replace(fingerprint=fingerprint(zip(stored.stories["file"], stored.stories["sha256"])))
+    checkpoint()
+    return from_stored(stored, checkpoint)._replace(stored=lambda: stored)
+
+
+def build_part(folder: str, names: list[str], cache_dir: str, params: Params, max_file_bytes: int,
+               base: str) -> tuple[str | None, list[tuple[str, str]], list[tuple[str, str]]]:
+    """In a worker process: the stories ``names`` of ``folder`` built and cached as a part. Returns where the
+    part is (None when it could not be written), each problem's file and message, and each story's id and
+    file (ids must differ across all parts)."""
+    docs, problems = read_stories(Path(folder), names, max_file_bytes=max_file_bytes)
+    ids = [(d.id, d.file) for d in docs]
+    if problems or not docs:
+        return None, [(p.file, p.message) for p in problems], ids
+    stored = build_parts(Corpus(tuple(docs), fingerprint((d.file, d.sha256) for d in docs)), params).stored()
+    path = cache.save_part(cache_dir, base, stored)
+    return (str(path) if path is not None else None), [], ids
+
+
+def spliced(folder: Path, old: cache.Stored, now: cache.Fingerprint, params: Params, max_file_bytes: int,
+             checkpoint: Callable[[], None]) -> Parts | None:
+    """The corpus as its files are ``now``, from the stories of ``old`` whose files are unchanged and the
+    stories added or edited since, read now; None when too much changed for that to pay. Raises CorpusError
+    (naming only the files read now, and ids that collide)."""
+    had = {(name, sha): i for i, (name, sha) in enumerate(zip(old.stories["file"], old.stories["sha256"]))}
+    where = [had.get(file) for file in now.files]
+    changed = [name for (name, _), i in zip(now.files, where) if i is None]
+    if len(changed) > REUSE_AT_MOST * len(now.files):
+        return None
+    fresh, problems = read_stories(folder, changed, max_file_bytes=max_file_bytes)
+    new_ids = iter([d.id for d in fresh])
+    problems.extend(id_problems([(old.stories["id"][i] if i is not None else next(new_ids, ""), name)
+                                 for (name, _), i in zip(now.files, where)]))
+    if problems:
+        raise CorpusError(problems)
+    runs: list[Run] = []
+    added = build_parts(Corpus(tuple(fresh), ""), params, checkpoint).stored() if fresh else None
+    j = 0
+    for i in where:
+        run = Run(old, i, i + 1) if i is not None else Run(added, j, j + 1)
+        j += i is None
+        if runs and runs[-1].source is run.source and runs[-1].stop == run.start:
+            runs[-1] = runs[-1]._replace(stop=run.stop)
+        else:
+            runs.append(run)
+    stored = splice(runs, "", timeline)
+    files = list(zip(stored.stories["file"], stored.stories["sha256"]))
+    stored = stored._replace(fingerprint=fingerprint(files))
+    checkpoint()
+    return from_stored(stored, checkpoint)._replace(stored=lambda: stored)
