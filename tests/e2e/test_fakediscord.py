@@ -252,6 +252,32 @@ async def test_deferred_command_is_seen_by_wait_final():
         await fd.stop_bot()
 
 
+async def test_wait_final_sees_what_the_handler_and_the_tasks_it_starts_do_next():
+    """wait_final returns as soon as the bot is done with an interaction, but not before: a followup the
+    command sends after its first response, and one sent by a task the command started, are both seen."""
+    async with FakeDiscord() as fd:
+        bot = TinyBot(fd)
+        started: list[asyncio.Task] = []
+
+        @app_commands.command(name="trickle", description="answers in three messages")
+        async def trickle(interaction: discord.Interaction) -> None:
+            async def later() -> None:
+                await asyncio.sleep(0.02)
+                await interaction.followup.send("three")
+
+            await interaction.response.send_message("one")
+            await asyncio.sleep(0.02)
+            await interaction.followup.send("two")
+            started.append(asyncio.create_task(later()))
+
+        bot.tree.add_command(trickle, guild=bot.fd_guild)
+        await fd.start_bot(bot)
+        final = await (await fd.slash("trickle")).wait_final()
+        assert final.content == "one" and [f["content"] for f in final.followups] == ["two", "three"]
+        assert started[0].done()
+        await fd.stop_bot()
+
+
 async def test_button_click_edits_the_message():
     async with FakeDiscord() as fd:
         await start(fd)

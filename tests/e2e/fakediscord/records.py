@@ -245,6 +245,7 @@ class InteractionRecord:
         self.choices: Optional[List[dict]] = None
         self.modal: Optional[dict] = None
         self.last_activity: float = 0.0
+        self.tasks_mark: Optional[int] = None  # where the loop's task log stood when it was dispatched
         self._post_ack_activity = 0
 
     def __repr__(self) -> str:
@@ -309,7 +310,9 @@ class InteractionRecord:
         return self.callbacks[0]
 
     async def wait_final(self, timeout: float = 5.0, settle: float = 0.05) -> FinalResponse:
-        """Wait until the user sees a result, then until nothing changed for ``settle`` seconds.
+        """Wait until the user sees a result, then until the bot has finished with it: until every handler
+        task discord.py started for this interaction (or for any event sent after it), and every task those
+        started, has ended, or until nothing changed for ``settle`` seconds, whichever comes first.
 
         * type 4 / 7: the callback message;
         * type 5: the "thinking" message once edited (PATCH @original) or filled by the first followup;
@@ -319,11 +322,16 @@ class InteractionRecord:
         await self.fd._wait_until(self._visible, timeout, f"a visible response to interaction {self.id} ({self._label()})")
         while True:
             quiet = time.perf_counter() - self.last_activity
-            if quiet >= settle:
+            wait = min(settle - quiet, deadline - time.perf_counter())
+            if wait <= 0:
                 break
-            if time.perf_counter() + (settle - quiet) > deadline:
-                break
-            await asyncio.sleep(settle - quiet)
+            seen, running = self._handling()
+            if seen and not running:
+                break  # the bot is done with it: nothing more can change
+            if running:
+                await asyncio.wait(running, timeout=wait)
+            else:
+                await asyncio.sleep(wait)
         msg = None if self.original_deleted else self.message
         if self.response_type in (CB_AUTOCOMPLETE, CB_MODAL, CB_PONG):
             msg = None
@@ -336,6 +344,13 @@ class InteractionRecord:
             choices=self.choices,
             modal=self.modal,
         )
+
+    def _handling(self) -> "tuple[bool, List[asyncio.Task[Any]]]":
+        """Whether the bot started handling this interaction, and the tasks of that still running."""
+        log = self.fd._tasks
+        if log is None or self.tasks_mark is None:
+            return False, []
+        return log.handling(self.tasks_mark)
 
     def _label(self) -> str:
         data = self.payload.get("data") or {}

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .gateway import GatewayMixin, _Session
 from .guard import _NetworkGuard
+from .handlers import TaskLog
 from .messages import MessagesMixin
 from .protocol import (ADMINISTRATOR, ALL_PERMISSIONS, DEFAULT_BOT_PERMISSIONS, DEFAULT_EVERYONE_PERMISSIONS,
                        DISCORD_EPOCH_MS, INTENT_GUILD_MEMBERS)
@@ -99,6 +100,7 @@ class FakeDiscord(UsersMixin, GatewayMixin, RestMixin, MessagesMixin):
         self._saved_gateway: Any = None
         self._saved_base: Any = None
         self._guard: Optional[_NetworkGuard] = None
+        self._tasks: Optional[TaskLog] = None
         self._bot: Optional[discord.Client] = None
         self._bot_task: Optional[asyncio.Task[None]] = None
         self.port: int = 0
@@ -180,6 +182,8 @@ class FakeDiscord(UsersMixin, GatewayMixin, RestMixin, MessagesMixin):
         if self.block_external_network:
             self._guard = _NetworkGuard(self.blocked_connections.append)
             self._guard.install()
+        self._tasks = TaskLog(self._loop)
+        self._tasks.install()
 
     async def close(self) -> None:
         try:
@@ -212,6 +216,9 @@ class FakeDiscord(UsersMixin, GatewayMixin, RestMixin, MessagesMixin):
             if self._guard is not None:
                 self._guard.uninstall()
                 self._guard = None
+            if self._tasks is not None:
+                self._tasks.uninstall()
+                self._tasks = None
 
     @property
     def base_url(self) -> str:
@@ -254,6 +261,12 @@ class FakeDiscord(UsersMixin, GatewayMixin, RestMixin, MessagesMixin):
             return
         bot, task = self._bot, self._bot_task
         self._bot = None
+        # discord.py dispatches on_ready ``guild_ready_timeout`` after the last GUILD_CREATE, from a task that
+        # close() does not stop: a bot closed before then dispatches it on a closed client (AttributeError,
+        # "Task exception was never retrieved"). A test done that quickly waits for start-up to finish.
+        ready = getattr(getattr(bot, "_connection", None), "_ready_task", None)
+        if isinstance(ready, asyncio.Task) and not ready.done():
+            await asyncio.wait({ready}, timeout=timeout)
         await asyncio.wait_for(bot.close(), timeout)
         await asyncio.wait_for(task, timeout)
 

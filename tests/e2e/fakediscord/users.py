@@ -56,6 +56,7 @@ class UsersMixin:
         self.interactions.append(rec)
         self._interactions_by_id[rec.id] = rec
         self._interactions_by_token[rec.token] = rec
+        rec.tasks_mark = self._tasks.mark() if self._tasks is not None else None
         rec.dispatched_at = await self.dispatch("INTERACTION_CREATE", rec.payload, guild_id=self.guild_id)
         rec.last_activity = rec.dispatched_at
         return rec
