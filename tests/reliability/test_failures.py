@@ -24,7 +24,7 @@ from bot.exts import launcher
 from bot.settings import Settings
 from tests.e2e.fakediscord import FakeDiscord
 
-from .conftest import MANAGE_GUILD, TOKEN, captured_logs, report, start_bot
+from .conftest import MANAGE_GUILD, TOKEN, captured_logs, report, shortened_sleeps, start_bot
 from .test_secrets import logging_restored
 
 NON_UTF8_NAME = os.fsdecode(b"caf\xe9.md")
@@ -159,7 +159,9 @@ def test_sync_names_an_unreachable_discord(corpus_dir, tmp_path, monkeypatch, ca
 
 def test_run_names_an_unreachable_discord_and_keeps_retrying(corpus_dir, tmp_path, monkeypatch, capsys):
     """`storybot run` while Discord cannot be reached: a warning line naming the host at each attempt, with
-    discord.py's exponential backoff between them, until it is stopped (or Discord answers)."""
+    discord.py's exponential backoff between them (its delays as logged, waited a hundred times faster), until
+    it is stopped (or Discord answers)."""
+    waits = shortened_sleeps(monkeypatch, launcher)
     port = closed_port()
     monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
     settings = Settings(_env_file=None, discord_token=TOKEN, cache_dir=tmp_path / "cache")
@@ -185,6 +187,7 @@ def test_run_names_an_unreachable_discord_and_keeps_retrying(corpus_dir, tmp_pat
         stopper.join(5)
     retries = [r.getMessage() for r in logs.records if "retrying in" in r.getMessage()]
     assert code == 0 and len(retries) >= 3, retries
+    assert waits, "no wait between the attempts"
     assert all(m.startswith(f"cannot reach Discord at 127.0.0.1:{port} (") for m in retries)
     assert not logs.errors(), [r.getMessage() for r in logs.errors()]
     out, err = capsys.readouterr()

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from pathlib import Path
 
 import discord
@@ -31,7 +30,7 @@ from tests.conftest import ROOT
 from tests.e2e.fakediscord import FakeDiscord, InteractionRecord
 
 from .conftest import (FOLLOW_UP, MANAGE_GUILD, TOKEN, ask_stream, captured_logs, describe, plain, quote_text, report,
-                       start_bot, write_synthetic)
+                       shortened_sleeps, start_bot, write_synthetic)
 
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 QUESTIONS = ["Who is Mike Poole?", "Why did Canada close its embassy in Tehran?", "black boxes",
@@ -183,15 +182,7 @@ def backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     a 5xx ``AsyncWebhookAdapter.request`` waits ``asyncio.sleep(1 + attempt * 2)`` (``HTTPClient.request`` has
     the same loop) through ``discord.webhook.async_``'s own reference to asyncio. Only that module sees the
     short sleep, so the bot's and the stand-in's timing stay real."""
-    asked: list[float] = []
-
-    async def sleep(delay: float, result: object = None) -> object:
-        asked.append(delay)
-        return await asyncio.sleep(delay / 100, result)
-
-    fast = types.SimpleNamespace(**(vars(asyncio) | {"sleep": sleep}))
-    monkeypatch.setattr(discord.webhook.async_, "asyncio", fast)
-    return asked
+    return shortened_sleeps(monkeypatch, discord.webhook.async_)
 
 
 @pytest.mark.asyncio
