@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import glob
 import json
 import os
@@ -92,12 +94,28 @@ def postgres_server() -> Iterator[dict]:
     try:
         yield {"host": "127.0.0.1", "port": port, "user": "storybot", "bindir": bindir, "data": data,
                "pg_ctl": lambda *a: run(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", *a),
-               "createdb": lambda name: run(bindir / "createdb", "-h", "127.0.0.1", "-p", port, "-U", "storybot",
-                                            name)}
+               "createdb": lambda name: create_database(port, name)}
     finally:
         subprocess.run([*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, stdin=subprocess.DEVNULL, cwd=root)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def create_database(port: int, name: str) -> None:
+    """CREATE DATABASE on the test server, over a connection of its own: a twentieth of the time a `createdb`
+    process takes (0.05 s, not 0.4 s). In a thread, since a test may ask for a database from inside its
+    event loop (``request.getfixturevalue``)."""
+    import asyncpg
+
+    async def create() -> None:
+        conn = await asyncpg.connect(host="127.0.0.1", port=port, user="storybot", database="postgres")
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, create()).result(timeout=60)
 
 
 @pytest.fixture
@@ -120,7 +138,6 @@ async def settle_sqlite_threads(timeout: float = 2.0) -> None:
     """Wait until aiosqlite's worker threads have finished. A connection that failed to open leaves its thread
     a last request to answer; if the test's event loop closes first, the thread complains that it is closed.
     (A running bot's loop outlives them; only a test's loop ends this soon.)"""
-    import asyncio
     import threading
     import time
 
