@@ -13,7 +13,6 @@ from functools import lru_cache
 from typing import Iterator, NamedTuple
 
 import Stemmer
-from lemminflect import getAllLemmas
 
 # Length-preserving character folds, so that token offsets point into the original text.
 _FOLD = str.maketrans(
@@ -74,21 +73,45 @@ def _terms(word: str) -> tuple[str, ...]:
 
 
 def _root(word: str) -> str:
-    """The stem of ``word``, or of its lemma when the word is an irregular form ("shot" -> "shoot",
-    "met" -> "meet", "children" -> "child"), so that all forms of a word meet.
-
-    lemminflect's lemmas by part of speech, verbs first: a word that stems like one of its own lemmas
-    ("killed", "lives", "remains") is regular and keeps its stem; one that does not takes its lemma's.
-    """
+    """The stem of ``word`` (casefolded, as ``_terms`` gives it), or of its lemma when the word is an irregular
+    form ("shot" -> "shoot", "met" -> "meet", "children" -> "child"), so that all forms of a word meet."""
     stem = _stemmer.stemWord(word)
-    if word.isalpha() and word.isascii() and len(word) > 2:
-        lemmas = getAllLemmas(word)
-        for pos in ("VERB", "NOUN"):
-            forms = lemmas.get(pos)
-            if forms:
-                stems = [_stemmer.stemWord(f) for f in forms]
-                return stem if stem in stems else stems[0]
-    return stem
+    return _irregular().get(word, stem)
+
+
+@lru_cache(maxsize=1)
+def _irregular() -> dict[str, str]:
+    """The words whose root is their lemma's stem, not their own, with that root: built once, on first use,
+    from lemminflect's own tables (about 0.15 s after lemminflect's own 0.15 s load; 1,254 words).
+
+    The rule is lemminflect's ``getAllLemmas``, verbs first: a word that stems like one of its own lemmas
+    ("killed", "lives", "remains") is regular and keeps its stem; one that does not takes its first lemma's.
+    Only ASCII words of three letters or more are looked up (a casefolded word is lower case, so lemminflect
+    applies no capitals). ``getAllLemmas`` costs 2.5-5 µs a call (deep copies of its entries), for every
+    distinct word of an archive; its tables are read here directly instead, and ``tests/core/test_text.py``
+    checks this table against ``getAllLemmas`` for every word lemminflect knows.
+    """
+    from lemminflect.core.Lemmatizer import Lemmatizer
+
+    lemmatizer = Lemmatizer()  # the singleton getAllLemmas uses: its tables are loaded once, for both
+    lookup, overrides = lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()
+    words, lemmas = [], []
+    for word in {**lookup, **overrides}:
+        if not (word.isalpha() and word.isascii() and len(word) > 2 and word.islower()):
+            continue
+        by_pos = {**lookup.get(word, {}), **overrides.get(word, {})}  # getAllLemmas: the overrides win
+        forms = by_pos.get("VERB") or by_pos.get("NOUN")
+        if forms and forms != (word,):
+            words.append(word)
+            lemmas.append([form.lower() for form in forms])
+    own = _stemmer.stemWords(words)
+    theirs = iter(_stemmer.stemWords([form for forms in lemmas for form in forms]))
+    table = {}
+    for word, stem, forms in zip(words, own, lemmas):
+        stems = [next(theirs) for _ in forms]
+        if stem not in stems:
+            table[word] = stems[0]
+    return table
 
 
 def tokens(text: str) -> Iterator[Token]:

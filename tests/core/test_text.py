@@ -1,5 +1,6 @@
 from bot.core.passages import passages, split_text
 from bot.core.corpus import parse_story_text
+from bot.core import text
 from bot.core.text import sentence_spans, tokenize, tokens
 
 
@@ -70,3 +71,32 @@ def test_tricky_words_keep_their_terms():
     assert got == TRICKY
     assert [t.term for t in tokens("Flight PS752 was shot down; the children’s lives")] == [
         "flight", "ps752", "752", "shoot", "down", "child", "live"]
+
+
+def _root_by_get_all_lemmas(word: str) -> str:
+    """``text._root`` as it was before its table: lemminflect's ``getAllLemmas`` asked word by word."""
+    from lemminflect import getAllLemmas
+
+    stem = text._stemmer.stemWord(word)
+    if word.isalpha() and word.isascii() and len(word) > 2:
+        lemmas = getAllLemmas(word)
+        for pos in ("VERB", "NOUN"):
+            forms = lemmas.get(pos)
+            if forms:
+                stems = [text._stemmer.stemWord(f) for f in forms]
+                return stem if stem in stems else stems[0]
+    return stem
+
+
+def test_the_irregular_table_agrees_with_get_all_lemmas_for_every_word_lemminflect_knows():
+    from lemminflect.core.Lemmatizer import Lemmatizer
+
+    lemmatizer = Lemmatizer()
+    known = {**lemmatizer._getLemmaDict(), **lemmatizer._getOverridesDict()}
+    forms = {form for by_pos in lemmatizer._getLemmaDict().values() for fs in by_pos.values() for form in fs}
+    words = sorted({w.casefold() for w in known.keys() | forms})
+    assert len(words) > 60_000
+    wrong = [(w, text._root(w), _root_by_get_all_lemmas(w)) for w in words
+             if text._root(w) != _root_by_get_all_lemmas(w)]
+    assert not wrong, wrong[:10]
+    assert text._irregular()["shot"] == "shoot" and "killed" not in text._irregular()
