@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import chain
 from typing import Iterator, NamedTuple
 
 import Stemmer
@@ -54,8 +55,8 @@ class Token(NamedTuple):
     end: int
 
 
-@lru_cache(maxsize=200_000)
 def _terms(word: str) -> tuple[str, ...]:
+    """The index terms of one word as ``_WORD`` finds it (none, one, or a code and its number)."""
     w = unicodedata.normalize("NFKC", word).casefold()
     if w.endswith("'s"):
         w = w[:-2]
@@ -82,7 +83,8 @@ def _root(word: str) -> str:
 @lru_cache(maxsize=1)
 def _irregular() -> dict[str, str]:
     """The words whose root is their lemma's stem, not their own, with that root: built once, on first use,
-    from lemminflect's own tables (about 0.15 s after lemminflect's own 0.15 s load; 1,254 words).
+    from lemminflect's own tables (1,254 words, in about 0.15 s, once lemminflect has read its tables: 0.25 s
+    that getAllLemmas needed too).
 
     The rule is lemminflect's ``getAllLemmas``, verbs first: a word that stems like one of its own lemmas
     ("killed", "lives", "remains") is regular and keeps its stem; one that does not takes its first lemma's.
@@ -95,13 +97,13 @@ def _irregular() -> dict[str, str]:
 
     lemmatizer = Lemmatizer()  # the singleton getAllLemmas uses: its tables are loaded once, for both
     lookup, overrides = lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()
+    entries = [(word, {**by_pos, **overrides[word]} if word in overrides else by_pos)
+               for word, by_pos in lookup.items()]  # getAllLemmas: an override replaces that part of speech
+    entries += [(word, overrides[word]) for word in overrides.keys() - lookup.keys()]
     words, lemmas = [], []
-    for word in {**lookup, **overrides}:
-        if not (word.isalpha() and word.isascii() and len(word) > 2 and word.islower()):
-            continue
-        by_pos = {**lookup.get(word, {}), **overrides.get(word, {})}  # getAllLemmas: the overrides win
+    for word, by_pos in entries:
         forms = by_pos.get("VERB") or by_pos.get("NOUN")
-        if forms and forms != (word,):
+        if forms and forms != (word,) and word.isalpha() and word.isascii() and len(word) > 2 and word.islower():
             words.append(word)
             lemmas.append([form.lower() for form in forms])
     own = _stemmer.stemWords(words)
@@ -114,23 +116,41 @@ def _irregular() -> dict[str, str]:
     return table
 
 
+class _Memo(dict):
+    """word -> ``_terms(word)``, each word worked out once: an archive of 100,000 passages has 8 million
+    words but 150,000 distinct ones. Emptied when it reaches ``MAX_WORDS`` (about 200 bytes a word), so that
+    no stream of made-up words grows it without bound. A plain dict, so that a known word costs one lookup
+    in C (``tokenize`` maps ``__getitem__`` over the words)."""
+
+    MAX_WORDS = 200_000
+
+    def __missing__(self, word: str) -> tuple[str, ...]:
+        if len(self) >= self.MAX_WORDS:
+            self.clear()
+        terms = self[word] = _terms(word)
+        return terms
+
+
+_TERMS = _Memo()
+_terms_of = _TERMS.__getitem__
+
+
 def tokens(text: str) -> Iterator[Token]:
     """Index terms of ``text`` with the character span of the word each comes from."""
     folded = text.translate(_FOLD)
     for m in _WORD.finditer(folded):
-        for term in _terms(m.group()):
+        for term in _terms_of(m.group()):
             yield Token(term, m.start(), m.end())
 
 
 def tokenize(text: str) -> list[str]:
     """The index terms of ``text``, in order."""
-    folded = text.translate(_FOLD)
-    return [t for m in _WORD.finditer(folded) for t in _terms(m.group())]
+    return list(chain.from_iterable(map(_terms_of, _WORD.findall(text.translate(_FOLD)))))
 
 
 def stem(word: str) -> str:
     """The index term for one plain word (no stop-word check); '' if it has none."""
-    terms = _terms(word)
+    terms = _terms_of(word)
     return terms[0] if terms else ""
 
 

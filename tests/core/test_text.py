@@ -100,3 +100,16 @@ def test_the_irregular_table_agrees_with_get_all_lemmas_for_every_word_lemminfle
              if text._root(w) != _root_by_get_all_lemmas(w)]
     assert not wrong, wrong[:10]
     assert text._irregular()["shot"] == "shoot" and "killed" not in text._irregular()
+
+
+def test_the_word_memo_stays_bounded_and_changes_no_term(monkeypatch):
+    sentence = "Flight PS752 was shot down; the children’s lives"
+    expected = tokenize(sentence)
+    monkeypatch.setattr(text._Memo, "MAX_WORDS", 3)
+    text._TERMS.clear()
+    made_up = " ".join(f"zork{i}x" for i in range(50))
+    assert tokenize(made_up) == [t for i in range(50) for t in (f"zork{i}x", str(i))]
+    assert len(text._TERMS) <= 3
+    assert tokenize(sentence) == expected and text.stem("Shot") == "shoot"
+    assert len(text._TERMS) <= 3
+    text._TERMS.clear()
