@@ -1,0 +1,99 @@
+"""Front matter read through libyaml gives exactly what PyYAML's own parser gives: the same fields, the same
+refusals and the same messages (libyaml is only faster)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import yaml
+
+from bot.core import frontmatter
+from bot.core.frontmatter import read_front_matter
+
+# Where libyaml, left to itself, reads a header otherwise than PyYAML: each must come out as PyYAML has it.
+DIVERGENT = [
+    "title: foo\tbar\npublished: 2020",      # libyaml: a tab inside a value is text; PyYAML: an error
+    "title:\tx\npublished: 2020",
+    '"d":\t',
+    "title: x\n\ufeff",                      # a byte-order mark after the start
+    "?\n\ufeffba",
+    "title: !\npublished: 2020",              # a bare tag: PyYAML null, libyaml ''
+    "title: |#\n  x\npublished: 2020",        # a comment without a space before it
+    "title: [a?b]\npublished: 2020",          # `?` in a flow collection
+    "title: {a?b: c}\npublished: 2020",
+    "title: " + "[" * 600 + "]" * 600,       # deeper than PyYAML's recursion
+]
+PLAIN = [
+    "title: A story\npublished: 2020-02",
+    "title: 'Iran: the talks'\npublished: 2020-02-03\nid: story-1\nurl: https://example.com/a?b=c#d",
+    'title: "Caf\\u00e9 \\"cr\\u00e8me\\""\npublished: 2020\ncaption: >\n  folded\n  text\n',
+    "title: Why? Because! Q&A *with* you\npublished: 2020\npublisher: CBC # a comment",
+    "title: x\npublished: 2020\ntitle: again",
+    "title: !!binary SGVsbG8=\npublished: 2020",
+    "title: Iran: the talks resume\npublished: 2020-02",
+    "title: x\npublished: 2020-13-45\nauthor: Someone",
+    "title: &a x\npublished: 2020\ncaption: *a\nid: 2020",
+    "<<: {title: merged}\npublished: 2020",
+    "title: [a, b]\npublished: {y: 2020}",
+    "- title\n- published",
+    "title: x\rpublished: 2020\r\nid: a",     # line breaks other than \n: the same in both
+    "title: x\x85published: 2020\u2028id: a\u2029url: b",
+    "title: !!int\npublished: 2020",          # PyYAML itself fails here (IndexError): the same failure
+    "title: " + "[" * 200 + "]" * 200,       # could nest deeper than MAX_LIBYAML_NESTING: PyYAML reads it
+    "",
+]
+PIECES = list("ab1:?-[]{},'\"#&*!|>%@` \n.~\\") + [": ", "- ", "? ", "\n  ", "\n- ", "&x ", "*x", "!!str ", "<<",
+                                                  "---", "...", "\t", "\ufeff", "\r", "\x85", "\u2028", "title",
+                                                  "published", "2020"]
+
+
+def outcome(read, header: str):
+    try:
+        return ("ok", read(header))
+    except RecursionError:
+        return ("too deep",)
+    except Exception as exc:  # noqa: BLE001  a YAML error, or PyYAML's own failures: compared as they are
+        return (type(exc).__name__, str(exc))
+
+
+def pure_pyyaml(header: str):
+    return yaml.load(header, Loader=frontmatter._FrontMatterLoader)  # noqa: S506 (a SafeLoader)
+
+
+def test_libyaml_is_there_and_reads_a_plain_header(monkeypatch):
+    assert frontmatter._FastLoader is not None
+    monkeypatch.setattr(frontmatter, "_FrontMatterLoader", None)  # the pure-Python loader is not used
+    assert frontmatter._parse("title: A story\npublished: 2020-02") == {"title": "A story", "published": "2020-02"}
+
+
+@pytest.mark.parametrize("header", DIVERGENT + PLAIN)
+def test_the_same_yaml_as_pyyaml_reads_it(header):
+    assert outcome(frontmatter._parse, header) == outcome(pure_pyyaml, header)
+
+
+@pytest.mark.parametrize("header", DIVERGENT)
+def test_each_divergent_header_does_diverge_in_libyaml(header, monkeypatch):
+    """So that the cases above test something: libyaml, asked anyway, reads each one otherwise."""
+    assert not frontmatter._libyaml_reads_as_pyyaml(header)
+    monkeypatch.setattr(frontmatter, "_libyaml_reads_as_pyyaml", lambda header: True)
+    assert outcome(frontmatter._parse, header) != outcome(pure_pyyaml, header)
+
+
+def test_generated_headers_read_as_pyyaml_reads_them():
+    rng = random.Random(7)
+    for _ in range(3000):
+        header = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 14)))
+        assert outcome(frontmatter._parse, header) == outcome(pure_pyyaml, header), repr(header)
+
+
+@pytest.mark.parametrize("header, message", [
+    ("title: x\npublished:\t2020-02", "the front matter has a tab at line 3; YAML needs spaces"),
+    ("title: Iran: the talks resume\npublished: 2020-02", "the front matter is not valid YAML (line 2): the value"),
+    ("title: x\npublished: 2020\ntitle: y", "the front matter: `title` is given twice (lines 2 and 4); keep one"),
+    ("title: " + "[" * 600 + "]" * 600, "the front matter is nested too deeply"),
+])
+def test_messages_are_pyyamls(header, message):
+    with pytest.raises(ValueError) as refused:
+        read_front_matter(f"---\n{header}\n---\nText.\n")
+    assert str(refused.value).startswith(message)
