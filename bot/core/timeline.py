@@ -65,13 +65,28 @@ _DATE = re.compile(
     re.VERBOSE,
 )
 
-# Every match of _DATE holds a digit, a capitalised month ("Jan", "Sep", ...), "year" or "month": a quick scan
-# for those (a character class, then a look back) skips the many sentences _DATE would search in vain (3x
-# faster timelines on an archive). Keep it in step with _DATE: tests/core/test_timeline_prefilter.py checks.
-_MAYBE_DATE = re.compile(
-    r"[\dJFMASONDYyMm](?:(?<=\d)|(?<=J)(?:an|u[nl])|(?<=F)eb|(?<=M)ar|(?<=A)(?:pr|ug)|(?<=S)ep|(?<=O)ct"
-    r"|(?<=N)ov|(?<=D)ec|(?<=[Yy])[Ee][Aa][Rr]|(?<=[Mm])[Oo][Nn][Tt][Hh])"
+# A quick scan for what every match of _DATE holds skips the many passages and sentences _DATE would search in
+# vain (_DATE is tried at every position; these run in C from one character class to the next):
+# - a capitalised month ("Jan", "May", "Sep", ...) or the word "year" or "month": a character class, then a look
+#   back (md, dm, my, qm and rel matches);
+# - a four-digit year after a word that makes it one ("in 2012", "the 2017 talks", "the spring of 2016",
+#   "mid-2018": season, qy and the_year matches). The year comes last, so this one is searched for in the
+#   reversed text, where the year comes first and is quick to find.
+# Keep it in step with _DATE: tests/core/test_timeline_prefilter.py checks.
+_MONTH_OR_UNIT = re.compile(
+    r"[JFMASONDYym](?:(?<=J)(?:an|u[nl])|(?<=F)eb|(?<=M)a[ry]|(?<=A)(?:pr|ug)|(?<=S)ep|(?<=O)ct|(?<=N)ov"
+    r"|(?<=D)ec|(?<=[Yy])[Ee][Aa][Rr]|(?<=[Mm])[Oo][Nn][Tt][Hh])"
 )
+_YEAR_WORDS = ("in since by until till from of during through throughout before after around between the spring "
+               "summer fall autumn winter").split()
+_REVERSED_YEAR_AFTER_WORD = re.compile(
+    rf"\d{{4}}(?:\s+(?i:{'|'.join(w[::-1] for w in _YEAR_WORDS)})|[\s-]+(?i:ylrae|etal|dim))\b"
+)
+
+
+def _may_hold_a_date(text: str) -> bool:
+    """False only when ``_DATE`` finds nothing in ``text``, nor in any sentence of it."""
+    return bool(_MONTH_OR_UNIT.search(text) or _REVERSED_YEAR_AFTER_WORD.search(text[::-1]))
 
 
 @dataclass(frozen=True)
@@ -93,12 +108,12 @@ def extract_events(doc: Document, passages: Sequence[Passage]) -> list[Event]:
     """The dated events of one story, in chronological order (ties in the order of the story)."""
     events: list[Event] = []
     for passage in passages:
-        if not _MAYBE_DATE.search(passage.text):
+        if not _may_hold_a_date(passage.text):
             continue
         for start, end in sentence_spans(passage.text):
-            if not _MAYBE_DATE.search(passage.text, start, end):
-                continue
             sentence = passage.text[start:end]
+            if not _may_hold_a_date(sentence):
+                continue
             for match in _DATE.finditer(sentence):
                 date = _resolve(match, doc.published)
                 if date is not None:
