@@ -169,14 +169,17 @@ def questions_from(paragraphs: list[str], count: int, seed: int) -> list[str]:
 
 def generate(folder: Path, passages: int, *, seed: int = 7, questions: int = 500) -> dict:
     """Write a corpus of ``passages`` paragraphs into ``folder``/corpus and its questions into
-    ``folder``/questions.json; reuse the folder if it was already generated with these settings."""
+    ``folder``/questions.json; reuse the folder if it was already generated with these settings (or with more
+    questions: the first ``questions`` of a longer list are the same, and readers take the first they need)."""
     folder = Path(folder)
     manifest = folder / "manifest.json"
     want = {"version": GENERATOR_VERSION, "passages": passages, "seed": seed, "questions": questions}
     if manifest.exists():
         try:
             have = json.loads(manifest.read_text())
-            if {k: have.get(k) for k in want} == want:
+            same = {k: have.get(k) for k in want if k != "questions"} == {k: v for k, v in want.items()
+                                                                           if k != "questions"}
+            if same and int(have.get("questions", -1)) >= questions:
                 return have
         except (OSError, ValueError):
             pass
