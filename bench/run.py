@@ -2,8 +2,13 @@
 
 For each size it generates (once, then reuses) a synthetic archive in bench/data/, then runs each
 engine in fresh processes (bench/worker.py): start-up cold and warm, peak memory, question latency and
-top-5 parity, and the event-loop lag while a reload runs. Results: results.md (the table), latency.png
-(search latency against archive size, log-log) and results.json (every number).
+top-5 parity; start-up after one story is edited or added; and questions asked at 200 a second, and the
+event loop's lag, while a reload rebuilds the corpus. Results: results.md (the tables), latency.png (search
+latency against archive size, log-log) and results.json (every number).
+
+The archives in bench/data may be shared (a worktree's bench/data can be a link to one folder): they are
+only read. storybot reads a copy of each made of hard links (bench/reloads.py), which the edits change, and
+its cache; both are named after ``--tag`` (the checkout's folder name), so two checkouts never share them.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from .reloads import ADDED_PARAGRAPHS, CorpusCopy
 from .synth import generate
 
 HERE = Path(__file__).resolve().parent
@@ -46,7 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ref-questions-large", type=int, default=50,
                    help="questions timed for rank-bm25 from 200k passages up (each takes ~0.5 s)")
     p.add_argument("--engines", default="storybot,rank-bm25")
-    p.add_argument("--no-reload", action="store_true", help="skip the event-loop lag measurement")
+    p.add_argument("--no-reload", action="store_true",
+                   help="skip the full reload (questions at --rate a second and the event-loop lag meanwhile)")
+    p.add_argument("--reloads-only", action="store_true",
+                   help="only measure what reloads cost (start-up cold, warm, after one story edited or added; "
+                        "questions during a full reload; rank-bm25's construction), keeping the other figures of "
+                        "the last results.json")
+    p.add_argument("--rate", type=float, default=200.0, help="questions a second during the full reload (200)")
     p.add_argument("--spelling-only", action="store_true",
                    help="only measure spelling correction (ordinary and adversarial questions), keeping the other "
                         "figures of the last results.json")
@@ -55,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-only", action="store_true",
                    help="only rewrite results.md and latency.png from the last results.json")
     p.add_argument("--data", type=Path, default=HERE / "data")
+    p.add_argument("--tag", default=ROOT.name,
+                   help="names this checkout's corpus copies and caches in --data, <tag>-corpus-<size>-s<seed> and "
+                        "<tag>-cache-<size>-s<seed> (default: the checkout's folder name)")
     p.add_argument("--out", type=Path, default=HERE / "results")
     return p
 
@@ -83,6 +98,48 @@ def spelling(corpus: Path, questions: Path, cache: Path, args: argparse.Namespac
     return {**sp, "terms": out["terms"], "load_average": out["load_average"]}
 
 
+def reloads(copy: CorpusCopy, questions: Path, cache: Path, args: argparse.Namespace, cold: dict | None = None) -> dict:
+    """Start-up after one story is edited or added, beside a warm start: each in a fresh process, from a copy
+    of the warm cache ``cache`` (made by ``cold``, the cold start just run, or by a cold start now)."""
+    if cold is None:
+        cold = worker("storybot-prepare", copy.folder, questions, cache)
+        print(f"  storybot: cold start {cold['cold_s']:.2f} s (the cache for what follows)", flush=True)
+    out: dict = {"cold_s": cold["cold_s"], "load_average": list(cold["load_average"])}
+    for key, change, via in (("warm", "none", "open"), ("edited", "edit", "open"), ("added", "add", "open"),
+                             ("edited_reload", "edit", "reload")):
+        copy.pristine()
+        try:
+            got = worker("storybot-change", copy.folder, questions, cache, "--original", str(copy.original),
+                         "--change", change, "--via", via, "--seed", str(args.seed))
+        finally:
+            copy.pristine()
+        out[key] = got
+        out["load_average"] += got["load_average"]
+    warm = out["warm"]
+    for key, more in (("edited", 0), ("added", ADDED_PARAGRAPHS), ("edited_reload", 0)):
+        if out[key]["passages"] != warm["passages"] + more:
+            raise SystemExit(f"bench: {key}: {out[key]['passages']} passages served, not {warm['passages'] + more}")
+    print(f"  storybot: warm {warm['seconds']:.2f} s; one story edited {out['edited']['seconds']:.2f} s "
+          f"({out['edited']['seconds'] - warm['seconds']:+.2f} s), by /reload {out['edited_reload']['seconds']:.2f} s; "
+          f"one story added {out['added']['seconds']:.2f} s ({out['added']['seconds'] - warm['seconds']:+.2f} s)",
+          flush=True)
+    for key in ("warm", "edited", "added", "edited_reload"):
+        for line in out[key]["said"]:
+            print(f"    {key}: {line[:200]}", flush=True)
+    return out
+
+
+def full_reload(corpus: Path, questions: Path, cache: Path, args: argparse.Namespace) -> dict:
+    extra = ["--switch-interval", str(args.switch_interval)] if args.switch_interval else []
+    got = worker("storybot-reload", corpus, questions, cache, "--rate", str(args.rate), *extra)
+    w = got["until_written"]
+    print(f"  storybot: full reload {got['reload_s']:.1f} s (cache written {got['cache_write_s']:.1f} s after); "
+          f"{w['questions']} questions at {args.rate:g}/s until then: latency p50 {w['latency']['p50']:.1f} ms "
+          f"p99 {w['latency']['p99']:.1f} ms max {w['latency']['max']:.1f} ms, {w['missed']} later than 3 s, "
+          f"{w['failed']} failed; loop lag p99 {got['lag']['p99']:.1f} ms max {got['lag']['max']:.1f} ms", flush=True)
+    return got
+
+
 def parity(ours: list, ref: list) -> dict:
     """Same passages in the same order with the same scores (bit for bit), question by question."""
     same = sum(1 for a, b in zip(ours, ref) if [tuple(x) for x in a] == [tuple(x) for x in b])
@@ -103,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         saved = json.loads((args.out / "results.json").read_text())
         return write_report(saved["rows"], saved["machine"], args)
     rows = []
-    if args.spelling_only and (args.out / "results.json").exists():
+    if (args.spelling_only or args.reloads_only) and (args.out / "results.json").exists():
         rows = json.loads((args.out / "results.json").read_text())["rows"]
     for size in args.sizes:
         folder = args.data / f"synth-{size}-s{args.seed}"
@@ -111,38 +168,52 @@ def main(argv: list[str] | None = None) -> int:
         info = generate(folder, size, seed=args.seed, questions=max(args.questions, args.ref_questions))
         print(f"[{size:,} passages] archive ready in {time.perf_counter() - t:.1f} s "
               f"({info['stories']:,} stories) at {folder}", flush=True)
-        corpus, questions, cache = folder / "corpus", folder / "questions.json", args.data / f"cache-{size}"
+        copy = CorpusCopy(folder / "corpus", args.data / f"{args.tag}-corpus-{size}-s{args.seed}")
+        t = time.perf_counter()
+        copy.pristine()
+        print(f"  storybot reads the copy {copy.folder} (hard links, put back to the archive's files in "
+              f"{time.perf_counter() - t:.1f} s)", flush=True)
+        corpus, questions = copy.folder, folder / "questions.json"
+        cache = args.data / f"{args.tag}-cache-{size}-s{args.seed}"
         n_ref = args.ref_questions if size < 200_000 else min(args.ref_questions, args.ref_questions_large)
         row: dict = {"size": size, "stories": info["stories"]}
-        if args.spelling_only:
+        if args.spelling_only or args.reloads_only:
             row = next((r for r in rows if r["size"] == size), row)
             if row not in rows:
                 rows.append(row)
                 rows.sort(key=lambda r: r["size"])
-            row.setdefault("storybot", {})["spelling"] = spelling(corpus, questions, cache, args)
+            sb = row.setdefault("storybot", {})
+            if args.spelling_only:
+                sb["spelling"] = spelling(corpus, questions, cache, args)
+            if args.reloads_only:
+                sb["reloads"] = reloads(copy, questions, cache, args)
+                if not args.no_reload:
+                    sb["reload"] = full_reload(corpus, questions, cache, args)
+                built = worker("rank-bm25", corpus, questions, cache, "--n", "0")
+                print(f"  rank-bm25: BM25Okapi(tokens) {built['construct_s']:.2f} s (tokenizing "
+                      f"{built['tokenize_s']:.2f} s before it)", flush=True)
+                row.setdefault("rank-bm25", {}).update(
+                    {k: built[k] for k in ("load_s", "tokenize_s", "construct_s", "load_average")})
             (args.out / "results.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=1))
             continue
         if "storybot" in engines:
             cold = worker("storybot-cold", corpus, questions, cache, "--n", str(args.questions),
                           "--parity", str(n_ref))
-            print(f"  storybot: cold start {cold['cold_s']:.2f} s, peak {cold['peak_cold_mib']:.0f} MiB, "
-                  f"ask p99 {cold['ask']['p99']:.3f} ms, search p99 {cold['search']['p99']:.3f} ms", flush=True)
+            print(f"  storybot: cold start {cold['cold_s']:.2f} s (its cache written {cold['cache_write_s']:.2f} s "
+                  f"after), peak {cold['peak_cold_mib']:.0f} MiB, ask p99 {cold['ask']['p99']:.3f} ms, "
+                  f"search p99 {cold['search']['p99']:.3f} ms", flush=True)
             warm = worker("storybot-warm", corpus, questions, cache)
             print(f"  storybot: warm start {warm['warm_s']:.2f} s, peak {warm['peak_warm_mib']:.0f} MiB", flush=True)
             row["storybot"] = {**cold, **warm, "load_average": cold["load_average"] + warm["load_average"]}
             row["storybot"]["spelling"] = spelling(corpus, questions, cache, args)
+            row["storybot"]["reloads"] = reloads(copy, questions, cache, args, cold=cold)
             if not args.no_reload:
-                extra = ["--switch-interval", str(args.switch_interval)] if args.switch_interval else []
-                reload = worker("storybot-reload", corpus, questions, cache, *extra)
-                print(f"  storybot: reload {reload['reload_s']:.1f} s, loop lag p99 {reload['lag']['p99']:.1f} ms "
-                      f"max {reload['lag']['max']:.1f} ms, {reload['questions']} questions answered during it "
-                      f"({reload['failed']} failed)", flush=True)
-                row["storybot"]["reload"] = reload
+                row["storybot"]["reload"] = full_reload(corpus, questions, cache, args)
         if "rank-bm25" in engines:
             ref = worker("rank-bm25", corpus, questions, cache, "--n", str(n_ref), "--parity", str(n_ref))
-            print(f"  rank-bm25: start {ref['cold_s']:.2f} s, peak {ref['peak_cold_mib']:.0f} MiB, "
-                  f"search p50 {ref['search']['p50']:.1f} ms p99 {ref['search']['p99']:.1f} ms "
-                  f"({ref['search']['n']} questions)", flush=True)
+            print(f"  rank-bm25: start {ref['cold_s']:.2f} s (BM25Okapi(tokens) alone {ref['construct_s']:.2f} s), "
+                  f"peak {ref['peak_cold_mib']:.0f} MiB, search p50 {ref['search']['p50']:.1f} ms "
+                  f"p99 {ref['search']['p99']:.1f} ms ({ref['search']['n']} questions)", flush=True)
             row["rank-bm25"] = ref
             if "storybot" in row:
                 row["parity"] = parity(row["storybot"]["top5"], ref["top5"])
@@ -159,7 +230,10 @@ def write_report(rows: list[dict], where: dict, args: argparse.Namespace) -> int
     from .report import plot, table
 
     (args.out / "results.md").write_text(table(rows, where, args), encoding="utf-8")
-    plot(rows, args.out / "latency.png")
+    try:
+        plot(rows, args.out / "latency.png")
+    except ModuleNotFoundError as exc:  # the bench extra (./dev bench installs it)
+        print(f"latency.png not written: {exc}")
     print(f"wrote {args.out / 'results.md'}, {args.out / 'latency.png'} and {args.out / 'results.json'}")
     return 0
 
@@ -176,4 +250,16 @@ def machine() -> dict:
     import numpy
 
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": numpy.__version__,
-            "os": platform.platform()}
+            "os": platform.platform(), "code": code()}
+
+
+def code() -> str:
+    """The code measured: the last commit that changed bot/, and whether bot/ differs from it."""
+    def git(*a: str) -> str:
+        done = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("log", "-1", "--format=%h %s", "--", "bot")
+    if not commit:
+        return "unknown"
+    return commit[:80] + (" (bot/ modified)" if git("status", "--porcelain", "--", "bot") else "")
