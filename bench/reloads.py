@@ -21,9 +21,10 @@ import numpy as np
 
 from .synth import Generator
 
-SENTENCE = "In March 2024 a zyxqubit review of the archive added this sentence."
-"""What the edit appends to a paragraph: a word no story has (a new index term) and a date (a new timeline
-event), so that every part of a snapshot changes."""
+SENTENCE = "In March 1999 a zyxqubit review of the archive added this sentence."
+"""What the edit appends to a paragraph: a word no story has (a new index term) and a date before every story's
+publication (a new timeline event: the timeline leaves out dates after a story's own), so that every part of a
+snapshot changes."""
 ADDED_PARAGRAPHS = 8
 ADDED_SEED = 1_000_003
 """The added story's words are the archive's vocabulary, drawn by a random generator of this seed of its own
