@@ -108,13 +108,16 @@ def table(rows: list[dict], machine: dict, args) -> str:
         "`StoryService.ask` called on the loop at the rate of the reloads table meanwhile (see below); "
         "*questions answered during reload* counts those scheduled while the reload ran.",
         "- **warm / one story edited / one story added** (reloads table): `StoryService.open(corpus, cache_dir=..., "
-        "runtime=Runtime())` in a fresh process, from a copy of the cache of the archive as generated, after "
+        "runtime=Runtime())` in a fresh process (the median of several, round after round: results.json has "
+        "each), from a copy of the cache of the archive as generated, after "
         "nothing changed / a sentence (a new word and a date) was appended to the middle paragraph of the story "
         "in the middle of the archive / a new 8-paragraph story was added whose name sorts into the middle. "
         "The start-up ends when the corpus serves; the cache that `Runtime()` writes behind it is not counted "
         "(results.json has it, `cache_write_s`). *by /reload*: the same edit, then `reload_async()` of a service "
         "that was serving the archive before it. Every change is checked to be served (in its story, the index "
-        "and a search) before it counts. Targets: edited − warm at most +1 s at 100k passages, +2 s at 300k.",
+        "and a search) before it counts. Targets: edited − warm at most +1 s at 100k passages, +2 s at 300k. "
+        "*peak memory*: the process's peak resident set (VmHWM) by the time the changed corpus serves (by "
+        "/reload: with the corpus it replaces).",
         "- **rank-bm25 `BM25Okapi(tokens)`**: its construction alone, on the tokens of the same passages "
         "(reading and tokenizing the corpus, which its start-up above includes, excluded).",
         "- **/ask during a full reload**: `StoryService.ask` called open-loop on the event loop, each question "
@@ -122,7 +125,7 @@ def table(rows: list[dict], machine: dict, args) -> str:
         "(the bot's policy) writes its cache; latency from the scheduled time to the answer, so a stalled loop "
         "counts against it (it includes the loop's timer granularity, about 1 ms). The questions are those "
         "scheduled from the reload's start until its cache was written; *missed* = answered more than 3 s "
-        "after their time (Discord's interaction deadline).",
+        "after their time (Discord's interaction deadline). `reload.png` shows their latency as the reload goes.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -139,21 +142,23 @@ def reloads_table(rows: list[dict]) -> list[str]:
         + (f"`/ask` at {rate:g} a second during a full reload:" if rate else "questions during a full reload:"),
         "",
         "| passages | warm (s) | one story edited (s) | edited − warm (s) | one story added (s) | added − warm (s) "
-        "| edited, by /reload (s) | cold (s) | rank-bm25 `BM25Okapi(tokens)` (s) "
+        "| edited, by /reload (s) | cold (s) | peak memory warm / edited / by /reload (MiB) "
+        "| rank-bm25 `BM25Okapi(tokens)` (s) "
         "| /ask during a full reload p50 / p99 / max (ms) | missed (> 3 s) / asked | full reload + cache write (s) "
         "| load average |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in measured:
         sb = row["storybot"]
         rs, rl = sb.get("reloads"), sb.get("reload")
         ref = row.get("rank-bm25", {})
-        cells = ["—"] * 7
+        cells = ["—"] * 8
         if rs:
             warm = rs["warm"]["seconds"]
             cells = [_s(warm), _s(rs["edited"]["seconds"]), f"{rs['edited']['seconds'] - warm:+.2f}",
                      _s(rs["added"]["seconds"]), f"{rs['added']['seconds'] - warm:+.2f}",
-                     _s(rs["edited_reload"]["seconds"]), _s(rs.get("cold_s"))]
+                     _s(rs["edited_reload"]["seconds"]), _s(rs.get("cold_s")),
+                     " / ".join(f"{rs[k]['peak_mib']:.0f}" for k in ("warm", "edited", "edited_reload"))]
         full = ["—"] * 3
         w = rl.get("until_written") if rl else None
         if w:
@@ -163,7 +168,7 @@ def reloads_table(rows: list[dict]) -> list[str]:
                     f"{rl['reload_s']:.1f} + {rl['cache_write_s']:.1f}"]
         loads = [v for part in (rs, rl) if part for v in part.get("load_average", [])]
         load = f"{min(loads):.1f}–{max(loads):.1f}" if loads else "—"
-        out.append(f"| {row['size']:,} | " + " | ".join(cells[:7]) + f" | {_s(ref.get('construct_s'))} | "
+        out.append(f"| {row['size']:,} | " + " | ".join(cells) + f" | {_s(ref.get('construct_s'))} | "
                    + " | ".join(full) + f" | {load} |")
     return out
 
@@ -197,7 +202,46 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("latency per question (ms)")
     ax.set_title("Search latency against archive size")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # (a run of reloads only has no latency to plot)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def reload_plot(rows: list[dict], path: Path) -> bool:
+    """The latency of questions asked during a full reload, as it goes (one panel per size); False when no
+    size has that measurement."""
+    runs = [(r["size"], r["storybot"]["reload"]) for r in rows
+            if r.get("storybot", {}).get("reload", {}).get("timeline")]
+    if not runs:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(runs), 1, figsize=(7, 1.2 + 2.2 * len(runs)), dpi=120, sharey=True, squeeze=False)
+    for ax, (size, rl) in zip(axes[:, 0], runs):
+        t = [b[0] for b in rl["timeline"]]
+        ax.plot(t, [b[3] for b in rl["timeline"]], "-", color="tab:red", lw=1, label="max")
+        ax.plot(t, [b[2] for b in rl["timeline"]], "-", color="tab:blue", lw=1, label="median")
+        ax.axvline(0, color="gray", lw=0.8, ls="--")
+        ax.axvline(rl["reload_s"], color="gray", lw=0.8, ls="--")
+        ax.axhline(3000, color="gray", lw=0.8, ls=":")
+        ax.set_yscale("log")
+        ax.set_title(f"{size:,} passages: reload {rl['reload_s']:.0f} s, then its cache written in "
+                     f"{rl['cache_write_s']:.1f} s", fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.tick_params(labelsize=7)
+        ax.set_ylabel("latency (ms)", fontsize=7)
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    axes[-1, 0].set_xlabel("seconds since the reload began (dashed: began, swapped the new corpus in; "
+                           "dotted: Discord's 3 s deadline)", fontsize=7)
+    rate, step = runs[0][1].get("rate", 0), runs[0][1].get("timeline_step_s", 0.25)
+    fig.suptitle(f"/ask at {rate:g} a second during a full reload: latency from each question's scheduled "
+                 f"time, per {step:g} s", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "questions during a full reload; rank-bm25's construction), keeping the other figures of "
                         "the last results.json")
     p.add_argument("--rate", type=float, default=200.0, help="questions a second during the full reload (200)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="fresh processes for each of warm, edited, added (their median is reported; default 3)")
     p.add_argument("--spelling-only", action="store_true",
                    help="only measure spelling correction (ordinary and adversarial questions), keeping the other "
                         "figures of the last results.json")
@@ -104,22 +107,27 @@ def reloads(copy: CorpusCopy, questions: Path, cache: Path, args: argparse.Names
     if cold is None:
         cold = worker("storybot-prepare", copy.folder, questions, cache)
         print(f"  storybot: cold start {cold['cold_s']:.2f} s (the cache for what follows)", flush=True)
-    out: dict = {"cold_s": cold["cold_s"], "load_average": list(cold["load_average"])}
-    for key, change, via in (("warm", "none", "open"), ("edited", "edit", "open"), ("added", "add", "open"),
-                             ("edited_reload", "edit", "reload")):
-        copy.pristine()
-        try:
-            got = worker("storybot-change", copy.folder, questions, cache, "--original", str(copy.original),
-                         "--change", change, "--via", via, "--seed", str(args.seed))
-        finally:
+    out: dict = {"cold_s": cold["cold_s"], "load_average": list(cold["load_average"]), "repeats": args.repeats}
+    kinds = (("warm", "none", "open"), ("edited", "edit", "open"), ("added", "add", "open"),
+             ("edited_reload", "edit", "reload"))
+    for _ in range(args.repeats):  # round after round, so that the machine's other work weighs on every kind
+        for key, change, via in kinds:
             copy.pristine()
-        out[key] = got
-        out["load_average"] += got["load_average"]
+            try:
+                got = worker("storybot-change", copy.folder, questions, cache, "--original", str(copy.original),
+                             "--change", change, "--via", via, "--seed", str(args.seed))
+            finally:
+                copy.pristine()
+            out.setdefault(key, {**got, "runs": []})["runs"].append(got["seconds"])
+            out["load_average"] += got["load_average"]
+    for key, _, _ in kinds:
+        out[key]["seconds"] = statistics.median(out[key]["runs"])
     warm = out["warm"]
     for key, more in (("edited", 0), ("added", ADDED_PARAGRAPHS), ("edited_reload", 0)):
         if out[key]["passages"] != warm["passages"] + more:
             raise SystemExit(f"bench: {key}: {out[key]['passages']} passages served, not {warm['passages'] + more}")
-    print(f"  storybot: warm {warm['seconds']:.2f} s; one story edited {out['edited']['seconds']:.2f} s "
+    print(f"  storybot (median of {args.repeats}): warm {warm['seconds']:.2f} s; "
+          f"one story edited {out['edited']['seconds']:.2f} s "
           f"({out['edited']['seconds'] - warm['seconds']:+.2f} s), by /reload {out['edited_reload']['seconds']:.2f} s; "
           f"one story added {out['added']['seconds']:.2f} s ({out['added']['seconds'] - warm['seconds']:+.2f} s)",
           flush=True)
@@ -227,14 +235,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def write_report(rows: list[dict], where: dict, args: argparse.Namespace) -> int:
-    from .report import plot, table
+    from .report import plot, reload_plot, table
 
     (args.out / "results.md").write_text(table(rows, where, args), encoding="utf-8")
+    wrote = [args.out / "results.md", args.out / "results.json"]
     try:
         plot(rows, args.out / "latency.png")
+        wrote.append(args.out / "latency.png")
+        if reload_plot(rows, args.out / "reload.png"):
+            wrote.append(args.out / "reload.png")
     except ModuleNotFoundError as exc:  # the bench extra (./dev bench installs it)
-        print(f"latency.png not written: {exc}")
-    print(f"wrote {args.out / 'results.md'}, {args.out / 'latency.png'} and {args.out / 'results.json'}")
+        print(f"no plots: {exc}")
+    print("wrote " + ", ".join(map(str, wrote)))
     return 0
 
 
