@@ -16,6 +16,12 @@ def _s(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}"
 
 
+def _workers(d: dict) -> str:
+    """The largest build worker's peak memory, where the build had worker processes."""
+    w = d.get("peak_workers_mib") or 0
+    return f" (+{w:.0f} a worker)" if w >= 50 else ""  # (below that: multiprocessing's resource tracker at most)
+
+
 def table(rows: list[dict], machine: dict, args) -> str:
     lines = [
         "# storybot performance",
@@ -44,7 +50,7 @@ def table(rows: list[dict], machine: dict, args) -> str:
             took = f"{rl['reload_s']:.1f}" if rl else "—"
             lines.append(
                 f"| {size} | storybot | {_s(sb.get('cold_s'))} | {_s(sb.get('warm_s'))} "
-                f"| {sb['peak_cold_mib']:.0f} / {sb['peak_warm_mib']:.0f} "
+                f"| {sb['peak_cold_mib']:.0f}{_workers(sb)} / {sb['peak_warm_mib']:.0f} "
                 f"| {_ms(sb['ask'], 'p50')} / {_ms(sb['ask'], 'p99')} "
                 f"| {_ms(sb['search'], 'p50')} / {_ms(sb['search'], 'p99')} | {sb['search']['n']} "
                 f"| {same} | {lag} | {during} | {took} |")
@@ -90,7 +96,8 @@ def table(rows: list[dict], machine: dict, args) -> str:
         "timeline, and write the cache. **warm**: `StoryService.open` when the corpus is unchanged: hash every "
         "file, load the cache. For rank-bm25: load the same corpus, tokenize with the same tokenizer, "
         "`BM25Okapi(tokens)`. Python start-up and imports (about 0.3 s) are not included.",
-        "- **peak memory**: the process's peak resident set (VmHWM), cold start and questions; warm start.",
+        "- **peak memory**: the process's peak resident set (VmHWM), cold start and questions; warm start; "
+        "*+N a worker*: the peak of the largest worker process the build started (they run side by side).",
         "- **ask**: `StoryService.ask(question)`, the bot's whole answer (tokenize, spelling, search for 9, "
         "coverage rule, highlights). **index search**: `Bm25Index.search(tokens, 5)` alone; for rank-bm25, "
         "`get_scores(tokens)` then `argsort` for the top 5 (what `get_top_n` does).",
@@ -158,7 +165,8 @@ def reloads_table(rows: list[dict]) -> list[str]:
             cells = [_s(warm), _s(rs["edited"]["seconds"]), f"{rs['edited']['seconds'] - warm:+.2f}",
                      _s(rs["added"]["seconds"]), f"{rs['added']['seconds'] - warm:+.2f}",
                      _s(rs["edited_reload"]["seconds"]), _s(rs.get("cold_s")),
-                     " / ".join(f"{rs[k]['peak_mib']:.0f}" for k in ("warm", "edited", "edited_reload"))]
+                     " / ".join(f"{rs[k]['peak_mib']:.0f}{_workers(rs[k])}"
+                                for k in ("warm", "edited", "edited_reload"))]
         full = ["—"] * 3
         w = rl.get("until_written") if rl else None
         if w:

@@ -145,6 +145,8 @@ def full_reload(corpus: Path, questions: Path, cache: Path, args: argparse.Names
           f"{w['questions']} questions at {args.rate:g}/s until then: latency p50 {w['latency']['p50']:.1f} ms "
           f"p99 {w['latency']['p99']:.1f} ms max {w['latency']['max']:.1f} ms, {w['missed']} later than 3 s, "
           f"{w['failed']} failed; loop lag p99 {got['lag']['p99']:.1f} ms max {got['lag']['max']:.1f} ms", flush=True)
+    for line in got["said"]:
+        print(f"    full reload: {line[:200]}", flush=True)
     return got
 
 

@@ -50,6 +50,12 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def workers_peak_mib() -> float:
+    """The peak resident memory of the largest process this one started and waited for (a build's worker
+    processes: VmHWM counts this process alone)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def percentiles(seconds: list[float]) -> dict[str, float]:
     ms = np.asarray(seconds) * 1e3
     if not len(ms):
@@ -90,7 +96,8 @@ def storybot_cold(args) -> dict:
     answered = sum(service.ask(q).answered for q in questions)
     return {"engine": "storybot", "passages": len(snap.passages), "stories": len(snap.corpus.documents),
             "events": len(snap.events), "terms": len(index.vocabulary), "import_s": imported, "cold_s": start,
-            "cache_write_s": written, "peak_cold_mib": peak_mib(), "ask": percentiles(ask), "search": percentiles(search),
+            "cache_write_s": written, "peak_cold_mib": peak_mib(), "peak_workers_mib": workers_peak_mib(),
+            "ask": percentiles(ask), "search": percentiles(search),
             "answered": answered, "top5": top}
 
 
@@ -145,7 +152,7 @@ def storybot_prepare(args) -> dict:
     written = written_behind(service)
     return {"engine": "storybot", "passages": len(service.snapshot.passages),
             "stories": len(service.snapshot.corpus.documents), "cold_s": start, "cache_write_s": written,
-            "said": said.lines}
+            "peak_cold_mib": peak_mib(), "peak_workers_mib": workers_peak_mib(), "said": said.lines}
 
 
 def storybot_change(args) -> dict:
@@ -196,7 +203,7 @@ def storybot_change(args) -> dict:
         corpus.pristine()
         shutil.rmtree(cache, ignore_errors=True)
     out = {"engine": "storybot", "change": args.change, "via": args.via, "seconds": took,
-           "cache_write_s": written, "cache_copy_s": copied, "peak_mib": peak,
+           "cache_write_s": written, "cache_copy_s": copied, "peak_mib": peak, "peak_workers_mib": workers_peak_mib(),
            "passages": len(snap.passages), "stories": len(snap.corpus.documents), "said": said.lines}
     if change is not None:
         out.update(file=change.file, story=change.story)
@@ -221,6 +228,7 @@ def storybot_reload(args) -> dict:
     written_behind(service)
     fresh = Path(tempfile.mkdtemp(prefix="storybot-bench-cache-"))
     service.cache_dir = fresh  # an empty cache: the reload parses, tokenizes, indexes and writes it
+    said = Said()
     questions = json.loads(Path(args.questions).read_text())
     for q in questions[:WARMUP]:  # the first answers build what answers keep (the speller's tables, ...)
         service.ask(q)
@@ -289,7 +297,8 @@ def storybot_reload(args) -> dict:
         out = asyncio.run(main())
     finally:
         shutil.rmtree(fresh, ignore_errors=True)
-    out.update(engine="storybot", switch_interval=sys.getswitchinterval(), peak_reload_mib=peak_mib())
+    out.update(engine="storybot", switch_interval=sys.getswitchinterval(), peak_reload_mib=peak_mib(),
+               peak_workers_mib=workers_peak_mib(), said=said.lines)
     return out
 
 
