@@ -7,6 +7,7 @@ import shlex
 import sys
 from typing import Callable, TextIO
 
+from .archive.workers import BuildFailed
 from .core.answer import MAX_QUESTION_CHARS, Answer
 from .core.corpus import CorpusError
 from .display import printable
@@ -169,6 +170,8 @@ def handle(line: str, service: StoryService, style: Style) -> str | None:
             return render_reload(service.reload())
         except CorpusError as exc:
             return render_corpus_error(exc, reloading=True)
+        except BuildFailed as exc:
+            return f"Reload failed: {exc}. The corpus that was serving still is."
     if command in ("/help", "/?"):
         return HELP
     return f"Unknown command {parts[0]}.\n{HELP}"

@@ -6,13 +6,11 @@ read now (``spliced``), and a corpus built by worker processes, a run of stories
 from __future__ import annotations
 
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import time
 from pathlib import Path
 from typing import Callable
 
-from ..archive import cache
+from ..archive import cache, workers as processes
 from ..archive.index import Params
 from ..archive.splice import Run, splice
 from .corpus import Corpus, CorpusError, Problem, fingerprint, id_problems, load_corpus, read_stories, story_names
@@ -27,7 +25,10 @@ REUSE_AT_MOST = 0.5
 
 
 def build(folder: Path, params: Params, max_file_bytes: int, checkpoint: Callable[[], None], cache_dir: Path,
-           base: str, workers: int) -> Parts:
+           base: str, workers: int, stop: Callable[[], bool]) -> Parts:
+    """The corpus built whole: by worker processes when there are enough stories for ``workers`` of them,
+    else in this process. Raises CorpusError; BuildFailed when a worker died or failed, and Stopped when
+    ``stop()`` turned true meanwhile (the workers are killed either way)."""
     try:
         names = story_names(folder) if workers > 1 else []
     except OSError:
@@ -35,23 +36,33 @@ def build(folder: Path, params: Params, max_file_bytes: int, checkpoint: Callabl
     workers = min(workers, len(names) // WORKER_STORIES)
     if workers > 1:
         try:
-            return _build_in_workers(folder, names, params, max_file_bytes, checkpoint, cache_dir, base, workers)
-        except (BrokenProcessPool, OSError, cache.CacheMiss) as exc:
-            log.warning("the worker processes building %s failed (%s: %s); building it in this process", folder,
+            return _build_in_workers(folder, names, params, max_file_bytes, checkpoint, cache_dir, base, workers,
+                                     stop)
+        except (OSError, cache.CacheMiss) as exc:  # not the workers' doing: no process, no room for a part
+            log.warning("the worker processes building %s could not (%s: %s); building it in this process", folder,
                         type(exc).__name__, exc)
+        except processes.Stopped:
+            log.warning("the build of %s was given up; its worker processes were stopped", folder)
+            raise
     return build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
                        checkpoint)
 
 
 def _build_in_workers(folder: Path, names: list[str], params: Params, max_file_bytes: int,
-                      checkpoint: Callable[[], None], cache_dir: Path, base: str, workers: int) -> Parts:
+                      checkpoint: Callable[[], None], cache_dir: Path, base: str, workers: int,
+                      stop: Callable[[], bool]) -> Parts:
     """The corpus built by ``workers`` processes, each a run of its stories, their parts spliced here."""
     chunks = [names[i * len(names) // workers : (i + 1) * len(names) // workers] for i in range(workers)]
     log.info("building %s in %d worker processes (%d stories)", folder, workers, len(names))
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: nothing of this process is copied
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        done = list(pool.map(build_part, *zip(*[(str(folder), chunk, str(cache_dir), params, max_file_bytes, base)
-                                                for chunk in chunks])))
+    started = time.time()
+    try:
+        done = processes.run(build_part, [(str(folder), chunk, str(cache_dir), params, max_file_bytes, base)
+                                          for chunk in chunks], stop=stop)
+    except BaseException:
+        for path in cache_dir.glob("part-*"):  # the parts the others wrote before one went wrong
+            if _mtime(path) >= started - 1:
+                cache.drop_part(path)
+        raise
     problems = [Problem(file, message) for _, found, _ in done for file, message in found]
     problems.extend(id_problems([pair for _, _, ids in done for pair in ids]))
     paths = [path for path, _, _ in done]
@@ -113,3 +124,10 @@ def spliced(folder: Path, old: cache.Stored, now: cache.Fingerprint, params: Par
     stored = stored._replace(fingerprint=fingerprint(files))
     checkpoint()
     return from_stored(stored, checkpoint)._replace(stored=lambda: stored)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

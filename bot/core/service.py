@@ -11,12 +11,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
 from ..archive.index import Params
 from ..archive.runtime import Runtime, in_daemon_thread
 from ..archive.table import PassageTable
+from ..archive.workers import BuildFailed
 from .answer import Answer, AnswerRule, answer
 from .snapshot import DEFAULT_PARAMS, Snapshot, build_snapshot
 from .timeline import Event, filter_events
@@ -109,8 +111,13 @@ class StoryService:
         folder = Path(folder)
         cache_dir = Path(cache_dir) if cache_dir is not None else None
         runtime = runtime or Runtime.plain()
-        snapshot = build_snapshot(folder, params=params, cache_dir=cache_dir, checkpoint=runtime.checkpoint,
-                                  write=runtime.write, workers=runtime.workers)
+        build = partial(build_snapshot, folder, params=params, cache_dir=cache_dir, checkpoint=runtime.checkpoint,
+                        write=runtime.write)
+        try:
+            snapshot = build(workers=runtime.workers)
+        except BuildFailed as exc:  # nothing serves yet: build it here instead (a reload says so, and stops)
+            log.warning("%s; building the corpus in this process instead", exc)
+            snapshot = build(workers=1)
         return cls(folder, snapshot, params, rule, cache_dir, semantic, runtime)
 
     # --- what members ask ----------------------------------------------------------------------------------
@@ -140,7 +147,8 @@ class StoryService:
     # --- what moderators do --------------------------------------------------------------------------------
 
     def reload(self) -> ReloadReport:
-        """Re-read the folder and swap the new corpus in; on CorpusError the old one keeps serving."""
+        """Re-read the folder and swap the new corpus in; on CorpusError, or BuildFailed (a worker process
+        died), the old one keeps serving."""
         with self._reload_lock:
             return self._reload(None)
 
@@ -150,7 +158,7 @@ class StoryService:
             old = self.snapshot
             new = build_snapshot(self.folder, params=self.params, cache_dir=self.cache_dir,
                                  checkpoint=self.runtime.checkpoint, write=self.runtime.write,
-                                 workers=self.runtime.workers)
+                                 workers=self.runtime.workers, stop=lambda: attempt is not None and attempt.abandoned)
             with self._swap_lock:
                 if attempt is not None:
                     if attempt.abandoned:
@@ -169,7 +177,8 @@ class StoryService:
     async def reload_async(self, timeout: float | None = None) -> ReloadReport:
         """``reload`` off the event loop; concurrent calls wait their turn. A reload still running after
         ``timeout`` seconds is abandoned (ReloadTimeout): the old corpus keeps serving, the next reload can
-        start at once, and whatever the abandoned one builds, if it ever finishes, is thrown away."""
+        start at once, and whatever the abandoned one builds, if it ever finishes, is thrown away (worker processes
+        building it are killed)."""
         async with self._async_lock:
             attempt = _Attempt(timeout or 0.0)
             work = in_daemon_thread(self._threads, self._reload, attempt)

@@ -22,8 +22,9 @@ from .semantic import Embeddings
 from .timeline import Event
 
 _HERE = Path(__file__).resolve().parent
-SOURCES = tuple(_HERE / name for name in ("corpus.py", "dates.py", "frontmatter.py", "parts.py", "passages.py",
-                                          "rebuild.py", "snapshot.py", "text.py", "timeline.py"))
+SOURCES = tuple(_HERE / name for name in ("corpus.py", "dates.py", "frontmatter.py", "irregular.tsv", "lemmas.py",
+                                          "parts.py", "passages.py", "rebuild.py", "snapshot.py", "text.py",
+                                          "timeline.py"))
 """The core's modules whose code decides what a snapshot holds (with the archive's own, see ``cache.py``)."""
 
 
@@ -54,17 +55,19 @@ def _now(save: Callable[[], object]) -> None:
 
 def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS, max_file_bytes: int = MAX_FILE_BYTES,
                    cache_dir: str | Path | None = None, checkpoint: Callable[[], None] = nothing,
-                   write: Callable[[Callable[[], object]], None] = _now, workers: int = 1) -> Snapshot:
+                   write: Callable[[Callable[[], object]], None] = _now, workers: int = 1,
+                   stop: Callable[[], bool] = lambda: False) -> Snapshot:
     """Load, validate and index a corpus folder. Raises CorpusError; never returns half a corpus.
 
     With ``cache_dir``, a corpus whose files are byte for byte those of a cached snapshot is loaded from the
     cache instead (see ``bot/archive/cache.py``); failing that, the stories of the last cached snapshot whose
     files are unchanged are reused, and only the others read (``bot/archive/splice.py``); a newly built
     snapshot is cached (``write`` runs the cache's writing: at once, or later), and built by up to ``workers``
-    processes, the stories split between them. ``checkpoint`` is called every few thousand stories (the
-    runtime policy settles the garbage collector there).
+    processes, the stories split between them (BuildFailed when one dies; Stopped, with the workers killed,
+    once ``stop()`` is true). ``checkpoint`` is called every few thousand stories (the runtime policy settles
+    the garbage collector there).
     """
-    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint, write, workers),
+    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint, write, workers, stop),
                      checkpoint)
 
 
@@ -73,11 +76,12 @@ def prepare_cache(folder: str | Path, *, cache_dir: str | Path, params: Params =
     """Make ``cache_dir`` hold the snapshot of ``folder`` as its files are now, building it if need be, so
     that ``build_snapshot`` with the same cache then only loads it (a worker process does the building).
     Raises CorpusError."""
-    _parts(Path(folder), params, max_file_bytes, cache_dir, nothing, _now, workers)
+    _parts(Path(folder), params, max_file_bytes, cache_dir, nothing, _now, workers, lambda: False)
 
 
 def _parts(folder: Path, params: Params, max_file_bytes: int, cache_dir: str | Path | None,
-           checkpoint: Callable[[], None], write: Callable[[Callable[[], object]], None], workers: int) -> Parts:
+           checkpoint: Callable[[], None], write: Callable[[Callable[[], object]], None], workers: int,
+           stop: Callable[[], bool]) -> Parts:
     if cache_dir is None:
         return build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
                            checkpoint)
@@ -93,7 +97,7 @@ def _parts(folder: Path, params: Params, max_file_bytes: int, cache_dir: str | P
                          fingerprint=lambda: folder_fingerprint(folder, max_file_bytes=max_file_bytes),
                          make=lambda stored: from_stored(stored, checkpoint))
     if parts is None:
-        parts = build(folder, params, max_file_bytes, checkpoint, Path(cache_dir), base, workers)
+        parts = build(folder, params, max_file_bytes, checkpoint, Path(cache_dir), base, workers, stop)
         write(lambda: _save(cache_dir, folder, base, parts))
     return parts
 

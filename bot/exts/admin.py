@@ -10,6 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from ..archive.workers import BuildFailed
 from ..core.corpus import CorpusError
 from ..record import RecordUnavailable
 from ..core.service import ReloadTimeout
@@ -54,6 +55,11 @@ class Admin(commands.Cog):
                         exc.seconds)
             await interaction.followup.send(embed=render.reload_timeout_embed(exc.seconds), ephemeral=True)
             await self.mod_log(render.modlog_abandoned(user, exc.seconds))
+            return
+        except BuildFailed as exc:
+            log.error("reload by %s (%s) in guild %s failed: %s", user, user.id, interaction.guild_id, exc)
+            await interaction.followup.send(embed=render.reload_failed_embed(reason=str(exc)), ephemeral=True)
+            await self.mod_log(render.modlog_failed(user, swapped=False, reason=str(exc)))
             return
         except CorpusError as exc:
             log.warning("reload by %s (%s) in guild %s refused: %s", user, user.id, interaction.guild_id,

@@ -282,9 +282,10 @@ def modlog_refused(user: discord.abc.User, problems: Sequence[Problem]) -> str:
                f"{'s' if len(problems) != 1 else ''}: {listed}{more}. The corpus that was serving still is.", CONTENT)
 
 
-def modlog_failed(user: discord.abc.User, *, swapped: bool) -> str:
+def modlog_failed(user: discord.abc.User, *, swapped: bool, reason: str | None = None) -> str:
     state = "the new corpus is serving" if swapped else "the corpus that was serving still is"
-    return f"⚠️ **Reload failed** (asked by {user.mention}) with an error; {state}. The details are in the log."
+    why = f": {reason}" if reason is not None else " with an error"
+    return f"⚠️ **Reload failed** (asked by {user.mention}){why}; {state}. The details are in the log."
 
 
 def modlog_abandoned(user: discord.abc.User, seconds: float) -> str:
@@ -362,8 +363,13 @@ def problems_embed(problems: Sequence[Problem]) -> discord.Embed:
                          description="\n".join(lines), colour=ERROR_COLOUR)
 
 
-def reload_failed_embed(*, swapped: bool = False) -> discord.Embed:
-    """A reload that raised something other than a CorpusError; ``swapped``: after the new corpus went in."""
+def reload_failed_embed(*, swapped: bool = False, reason: str | None = None) -> discord.Embed:
+    """A reload that raised something other than a CorpusError; ``swapped``: after the new corpus went in;
+    ``reason``: what went wrong, when it can be said (a build worker process died)."""
+    if reason is not None:
+        return discord.Embed(title="Reload failed: the corpus that was serving still is",
+                             description=f"{reason[:1].upper()}{reason[1:]}. The details are in the log; you can "
+                                         "run /reload again.", colour=ERROR_COLOUR)
     if swapped:
         return discord.Embed(title="Reload finished with an error: the new corpus is serving",
                              description="Something went wrong after the swap; the details are in the log.",
