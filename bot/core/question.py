@@ -12,13 +12,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
-from lemminflect import getAllLemmas
 
 from ..archive.index import Bm25Index
+from .lemmas import english as _english
 from .text import Token, tokens
 
 
@@ -114,9 +113,3 @@ def _read_word(cleaned: str, tok: Token, text: str, index: Bm25Index, unknown_we
         weight = unknown_weight * information(index, "")
     expansions = semantic.synonyms(bare, term) if semantic is not None and not name else {}
     return Word(text, term, weight, name, expansions)
-
-
-@lru_cache(maxsize=65536)
-def _english(word: str) -> bool:
-    """A word of English's dictionary (lemminflect's), in any form."""
-    return bool(getAllLemmas(word)) or bool(getAllLemmas(word.rstrip("s")))

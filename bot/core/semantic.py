@@ -14,8 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from lemminflect import getAllLemmas
-
+from .lemmas import in_dictionary
 from .text import tokens
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ class Embeddings:
         for text in texts:
             for tok in tokens(text):
                 words.setdefault(tok.term, text[tok.start : tok.end].lower())
-        terms = [t for t, w in words.items() if w.isalpha() and getAllLemmas(w)]  # English words only
+        terms = [t for t, w in words.items() if w.isalpha() and in_dictionary(w)]  # English words only
         vectors = np.asarray(model.embed(texts, norm=True), dtype=np.float32)
         word_vectors = (np.asarray(model.embed([words[t] for t in terms], norm=True), dtype=np.float32)
                         if terms else np.zeros((0, vectors.shape[1]), dtype=np.float32))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from itertools import chain
 from typing import Iterator, NamedTuple
 
 import Stemmer
+
+from .lemmas import irregular
 
 # Length-preserving character folds, so that token offsets point into the original text.
 _FOLD = str.maketrans(
@@ -47,6 +48,7 @@ STOP_WORDS = frozenset(
 The particles of phrasal verbs ("shot down", "put off", "brought up") are words, not stop words."""
 
 _stemmer = Stemmer.Stemmer("english")
+_IRREGULAR = irregular()
 
 
 class Token(NamedTuple):
@@ -63,6 +65,8 @@ def _terms(word: str) -> tuple[str, ...]:
     w = w.replace("'", "")
     if not w or w in STOP_WORDS or w.replace("_", "") == "":
         return ()
+    if w.isalpha():  # most words: no code, no number
+        return (_root(w),) if len(w) > 1 else ()
     if w.isdigit():
         return (w,)
     if any(c.isdigit() for c in w):
@@ -77,43 +81,7 @@ def _root(word: str) -> str:
     """The stem of ``word`` (casefolded, as ``_terms`` gives it), or of its lemma when the word is an irregular
     form ("shot" -> "shoot", "met" -> "meet", "children" -> "child"), so that all forms of a word meet."""
     stem = _stemmer.stemWord(word)
-    return _irregular().get(word, stem)
-
-
-@lru_cache(maxsize=1)
-def _irregular() -> dict[str, str]:
-    """The words whose root is their lemma's stem, not their own, with that root: built once, on first use,
-    from lemminflect's own tables (1,254 words, in about 0.15 s, once lemminflect has read its tables: 0.25 s
-    that getAllLemmas needed too).
-
-    The rule is lemminflect's ``getAllLemmas``, verbs first: a word that stems like one of its own lemmas
-    ("killed", "lives", "remains") is regular and keeps its stem; one that does not takes its first lemma's.
-    Only ASCII words of three letters or more are looked up (a casefolded word is lower case, so lemminflect
-    applies no capitals). ``getAllLemmas`` costs 2.5-5 µs a call (deep copies of its entries), for every
-    distinct word of an archive; its tables are read here directly instead, and ``tests/core/test_text.py``
-    checks this table against ``getAllLemmas`` for every word lemminflect knows.
-    """
-    from lemminflect.core.Lemmatizer import Lemmatizer
-
-    lemmatizer = Lemmatizer()  # the singleton getAllLemmas uses: its tables are loaded once, for both
-    lookup, overrides = lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()
-    entries = [(word, {**by_pos, **overrides[word]} if word in overrides else by_pos)
-               for word, by_pos in lookup.items()]  # getAllLemmas: an override replaces that part of speech
-    entries += [(word, overrides[word]) for word in overrides.keys() - lookup.keys()]
-    words, lemmas = [], []
-    for word, by_pos in entries:
-        forms = by_pos.get("VERB") or by_pos.get("NOUN")
-        if forms and forms != (word,) and word.isalpha() and word.isascii() and len(word) > 2 and word.islower():
-            words.append(word)
-            lemmas.append([form.lower() for form in forms])
-    own = _stemmer.stemWords(words)
-    theirs = iter(_stemmer.stemWords([form for forms in lemmas for form in forms]))
-    table = {}
-    for word, stem, forms in zip(words, own, lemmas):
-        stems = [next(theirs) for _ in forms]
-        if stem not in stems:
-            table[word] = stems[0]
-    return table
+    return _IRREGULAR.get(word, stem)
 
 
 class _Memo(dict):

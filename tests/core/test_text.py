@@ -1,6 +1,7 @@
 from bot.core.passages import passages, split_text
 from bot.core.corpus import parse_story_text
 from bot.core import text
+from bot.core.lemmas import english, in_dictionary, irregular, irregular_from_lemminflect
 from bot.core.text import sentence_spans, tokenize, tokens
 
 
@@ -99,7 +100,21 @@ def test_the_irregular_table_agrees_with_get_all_lemmas_for_every_word_lemminfle
     wrong = [(w, text._root(w), _root_by_get_all_lemmas(w)) for w in words
              if text._root(w) != _root_by_get_all_lemmas(w)]
     assert not wrong, wrong[:10]
-    assert text._irregular()["shot"] == "shoot" and "killed" not in text._irregular()
+    assert irregular()["shot"] == "shoot" and "killed" not in irregular()
+
+
+def test_the_shipped_irregular_table_is_the_one_the_installed_lemminflect_gives():
+    assert irregular() == irregular_from_lemminflect(), "run `python -m bot.core.lemmas` to write it again"
+
+
+def test_the_dictionary_lookup_says_what_get_all_lemmas_says():
+    from lemminflect import getAllLemmas
+
+    words = ["shot", "Shot", "SHOT", "place", "plane", "Zarif", "Tehran", "buses", "BUS", "lives", "xqzt", "the",
+             "Children", "children's", "news", "S", "ss", "", "naïve", "Ottawa", "drone", "drones"]
+    assert [in_dictionary(w) for w in words] == [bool(getAllLemmas(w)) for w in words]
+    assert [english(w) for w in words] == [bool(getAllLemmas(w)) or bool(getAllLemmas(w.rstrip("s")))
+                                           for w in words]
 
 
 def test_the_word_memo_stays_bounded_and_changes_no_term(monkeypatch):

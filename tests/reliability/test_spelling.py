@@ -11,6 +11,7 @@ import time
 import pytest
 
 from bench.synth import vocabulary
+from bot.core import lemmas, text
 from bot.core.service import StoryService
 from tests.conftest import CORPUS
 
@@ -62,12 +63,20 @@ def test_a_question_of_shuffled_words_is_answered_as_fast_as_an_ordinary_one(arc
     monkeypatch.setattr(difflib.SequenceMatcher, "ratio", counted)
 
     def timed(questions: list[str]) -> list[float]:
+        """Each question's best of 3 runs (as the benchmark takes them: a shared machine's pauses are not the
+        code's), each run as new: nothing remembered from an earlier one."""
         out = []
-        for q in questions:  # each question new: nothing remembered from an earlier one
-            ratios.append(0)
-            t = time.perf_counter()
-            archive.ask(q)
-            out.append((time.perf_counter() - t) * 1e3)
+        for q in questions:
+            runs = []
+            for _ in range(3):
+                text._TERMS.clear()
+                lemmas.english.cache_clear()
+                archive.snapshot.index._speller.forget()
+                ratios.append(0)
+                t = time.perf_counter()
+                archive.ask(q)
+                runs.append((time.perf_counter() - t) * 1e3)
+            out.append(min(runs))
         return sorted(out)
 
     known = [w for w in archive.snapshot.index.vocabulary if w.isalpha()]
