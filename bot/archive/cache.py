@@ -285,7 +285,9 @@ def _why_missing(cache_dir: Path, folder: Path, current: Fingerprint) -> str:
     return "the corpus changed since the last cache (" + "; ".join(said) + ")"
 
 
-def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> _Loaded:
+def _read_parts(path: Path, key: str, checkpoint: Callable[[], None], keep_open: bool = True) -> _Loaded:
+    """The snapshot cached at ``path``; what is read only when needed (the index's entries and dense
+    columns) is read from ``path`` later, unless ``keep_open`` is false."""
     z = _Reader(path)
     meta = z.meta
     if meta.get("format") != FORMAT_VERSION or meta.get("key") != key:
@@ -334,8 +336,11 @@ def _read_parts(path: Path, key: str, checkpoint: Callable[[], None]) -> _Loaded
         vocabulary.update(zip(terms[a : a + 100_000], range(a, a + 100_000)))
     if len(vocabulary) != len(terms):
         raise CacheMiss("the vocabulary repeats a term")
-    dense = dict(zip(z["dense_terms"].tolist(), z["dense"]))
-    index = Bm25Index.from_arrays(Params(**meta["params"]), vocabulary, size=n_passages, dense=dense, **arrays)
+    def dense() -> dict[int, np.ndarray]:  # read when the index is prepared to serve (a reused cache's never is)
+        return dict(zip(z["dense_terms"].tolist(), z["dense"]))
+
+    index = Bm25Index.from_arrays(Params(**meta["params"]), vocabulary, size=n_passages,
+                                  dense=dense if keep_open else None, **arrays)
 
     events = _read_events(z, table)
     timeline = z["event_timeline"]
@@ -461,7 +466,7 @@ def load_part(path: Path, base: str) -> Stored:
     the folder is removed once read: a part serves once."""
     try:
         key = json.loads((path / "manifest.json").read_text(encoding="utf-8"))["meta"]["key"]
-        loaded = _read_parts(path, key, lambda: None)
+        loaded = _read_parts(path, key, lambda: None, keep_open=False)
         if loaded.base != base:
             raise CacheMiss("the part was built by other code")
         counts, ranks, lengths = loaded.stored.entries()  # read now: the folder goes

@@ -14,6 +14,7 @@ is several times faster than scattering into one, and there are few such terms.
 
 from __future__ import annotations
 
+import logging
 import threading
 from bisect import bisect_left
 from array import array
@@ -26,6 +27,8 @@ import rank_bm25
 
 from .spelling import Speller
 from .topk import Hit, kth_largest, top
+
+log = logging.getLogger(__name__)
 
 Variant = Literal["okapi", "l", "plus"]
 
@@ -125,54 +128,55 @@ def build_index(params: Params, vocabulary: Sequence[str], rows: Rows) -> tuple[
     ranks = np.arange(len(rows.terms), dtype=np.int32) - np.repeat(offsets[:-1], rows.distinct).astype(np.int32)
     order = np.argsort(rows.terms, kind="stable")  # by term, then passage (passages were added in order)
     indices = np.repeat(np.arange(n, dtype=np.int32), rows.distinct)[order]
-    return from_entries(params, list(vocabulary), rows.terms[order], indices,
+    indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows.terms, minlength=len(vocabulary)), out=indptr[1:])
+    return from_entries(params, list(vocabulary), indptr, indices,
                         Entries(rows.counts[order], ranks[order], rows.lengths))
 
 
-def from_entries(params: Params, vocabulary: list[str], terms: np.ndarray, indices: np.ndarray,
+def from_entries(params: Params, vocabulary: list[str], indptr: np.ndarray, indices: np.ndarray,
                  entries: Entries) -> tuple[Bm25Index, Entries]:
-    """The index whose entries are given term after term (``terms``, ids into ``vocabulary``, ascending;
-    ``indices``, each term's passages, ascending), and its entries. Terms that no passage uses are dropped,
-    and term ids are renumbered in order of first use in the passages, as a build from scratch numbers them
-    (rank-bm25 meets the words in that order, and Okapi's average-idf floor is summed in it), so the index
-    is the one a build from scratch makes, bit for bit, however its entries were put together."""
+    """The index whose entries are given column by column: term ``t``'s passages are
+    ``indices[indptr[t]:indptr[t + 1]]``, ascending, with their ``entries``. Terms that no passage uses are
+    dropped; the others keep their order, whatever it is (a spliced vocabulary is not in order of first use).
+
+    Scores are a build from scratch's, bit for bit, however the entries were put together: every
+    contribution is computed from the counts and lengths alone, and the one statistic whose floating-point
+    value depends on an order, Okapi's average idf, is summed in the order rank-bm25 meets the words (their
+    first use in the passages), not in the vocabulary's."""
     n = len(entries.lengths)
     if not n:
         raise ValueError("cannot index an empty corpus")
-    df = np.bincount(terms, minlength=len(vocabulary)).astype(np.int64)
-    starts = np.zeros(len(df), dtype=np.int64)
-    np.cumsum(df[:-1], out=starts[1:])
-    used = np.flatnonzero(df)
+    indptr = np.asarray(indptr, dtype=np.int64)
+    df = np.diff(indptr)
+    if not df.all():  # drop empty columns: only the column pointers move
+        used = np.flatnonzero(df)
+        vocabulary = [vocabulary[i] for i in used.tolist()]
+        df = df[used]
+        indptr = np.zeros(len(df) + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
     # first use of a term: the first passage of its column, then its rank there (distinct within a passage)
-    first = starts[used]
-    canonical = used[np.lexsort((entries.ranks[first], indices[first]))]
-    df = df[canonical]
-    indptr = np.zeros(len(df) + 1, dtype=np.int64)
-    np.cumsum(df, out=indptr[1:])
-    counts, ranks = entries.counts, entries.ranks
-    if len(canonical) != len(vocabulary) or (canonical != np.arange(len(canonical))).any():
-        # move each term's column, whole, to where its new id puts it
-        renumber = np.empty(len(vocabulary), dtype=np.int32)
-        renumber[canonical] = np.arange(len(canonical), dtype=np.int32)
-        terms = renumber[terms]
-        where = indptr[terms] + (np.arange(len(terms)) - starts[canonical][terms])
-        moved = [np.empty_like(a) for a in (indices, counts, ranks)]
-        for out, a in zip(moved, (indices, counts, ranks)):
-            out[where] = a
-        indices, counts, ranks = moved
-        terms = np.repeat(np.arange(len(df), dtype=np.int32), df)
-        vocabulary = [vocabulary[i] for i in canonical.tolist()]
+    first = indptr[:-1]
+    canonical = np.lexsort((entries.ranks[first], indices[first]))
+    idf = np.empty(len(df))
+    idf[canonical] = reference_idf(params, df[canonical], n)
     lengths = entries.lengths
-    idf = reference_idf(params, df, n)
     avgdl = int(lengths.sum()) / n  # as rank-bm25 computes it
     data = np.empty(len(indices))
-    for s in range(0, len(data), _CHUNK):  # small temporaries, and the GIL changes hands in between
-        e = s + _CHUNK
-        data[s:e] = contributions(params, counts[s:e].astype(np.float64), lengths[indices[s:e]], avgdl,
-                                  idf[terms[s:e]])
+    for a, b in _term_chunks(indptr):  # small temporaries, and the GIL changes hands in between
+        s, e = indptr[a], indptr[b]
+        data[s:e] = contributions(params, entries.counts[s:e].astype(np.float64), lengths[indices[s:e]], avgdl,
+                                  np.repeat(idf[a:b], df[a:b]))
     index = Bm25Index.from_arrays(params, vocabulary, df=df, idf=idf, indptr=indptr, indices=indices, data=data,
                                   size=n)
-    return index, Entries(counts, ranks, lengths)
+    return index, entries
+
+
+def _term_chunks(indptr: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of whole columns of about ``_CHUNK`` entries each (a column larger than that is a run of its own)."""
+    cuts = np.unique(np.searchsorted(indptr, np.arange(0, int(indptr[-1]), _CHUNK), side="right") - 1)
+    bounds = [*cuts.tolist(), len(indptr) - 1]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 def reference_idf(params: Params, df: np.ndarray, n: int) -> np.ndarray:
@@ -216,10 +220,10 @@ class Bm25Index:
     @classmethod
     def from_arrays(cls, params: Params, terms: Sequence[str] | Mapping[str, int], *, size: int,
                     df: np.ndarray, idf: np.ndarray, indptr: np.ndarray, indices: np.ndarray,
-                    data: np.ndarray, dense: Mapping[int, np.ndarray] | None = None) -> Bm25Index:
+                    data: np.ndarray, dense: Callable[[], Mapping[int, np.ndarray]] | None = None) -> Bm25Index:
         """An index of ``size`` passages from its arrays (as ``arrays()`` gives them); ``terms`` in
-        term-id order, or the vocabulary itself; ``dense`` the dense columns as ``dense_columns()`` gave them
-        (computed when not given)."""
+        term-id order, or the vocabulary itself; ``dense`` reads the dense columns as ``dense_columns()``
+        gave them (they are computed when it is not given, or fails)."""
         self = cls.__new__(cls)
         self.params = params
         self.vocabulary = terms if isinstance(terms, dict) else {t: i for i, t in enumerate(terms)}
@@ -239,11 +243,32 @@ class Bm25Index:
         self._absent = self.idf * params.delta if params.variant == "plus" else None
         # the fast path needs every contribution > 0 (then "score > 0" means "contains a query word")
         self._positive = params.variant != "plus" and bool(len(self.data) == 0 or self.data.min() > 0)
-        self._dense = self._dense_columns() if dense is None else dict(dense)
-        if any(len(col) != n or not 0 <= t < v for t, col in self._dense.items()):
-            raise ValueError("inconsistent dense columns")
+        self._read_dense = dense
+        self._dense: dict[int, np.ndarray] | None = None
+        self._speller: Speller | None = None
         self._local = threading.local()
-        self._speller = Speller(self.vocabulary)  # here, off the event loop, not at the first misspelt question
+        return self
+
+    def prepare(self) -> Bm25Index:
+        """Build what searching needs besides the arrays (the dense columns, the speller's tables): the
+        service calls this off the event loop for the index that is about to serve; an index that is only
+        a step of a rebuild never pays for them. Searching an unprepared index prepares it first."""
+        if self._dense is None:
+            dense = None
+            if self._read_dense is not None:
+                try:
+                    dense = dict(self._read_dense())
+                except Exception as exc:  # noqa: BLE001 - they can be computed instead
+                    log.warning("could not read the cached dense columns (%s: %s); computing them", type(exc).__name__,
+                                exc)
+                if dense is not None and any(len(col) != self.size or not 0 <= t < len(self.df)
+                                             for t, col in dense.items()):
+                    log.warning("the cached dense columns do not fit the index; computing them")
+                    dense = None
+            self._read_dense = None
+            self._dense = self._dense_columns() if dense is None else dense
+        if self._speller is None:
+            self._speller = Speller(self.vocabulary)
         return self
 
     def _dense_columns(self) -> dict[int, np.ndarray]:
@@ -262,7 +287,7 @@ class Bm25Index:
 
     def dense_columns(self) -> dict[int, np.ndarray]:
         """The dense columns of the most common terms, by term id."""
-        return dict(self._dense)
+        return dict(self.prepare()._dense)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays that define the index (with ``list(vocabulary)`` and ``params``), for the cache."""
@@ -303,7 +328,7 @@ class Bm25Index:
     def _search_positive(self, ids: list[int], k: int) -> list[Hit]:
         """Every contribution is > 0, so a passage's score is > 0 exactly when it contains a query term."""
         acc = self._buffer()  # all +0.0 between searches
-        indptr, indices, data, dense = self.indptr, self.indices, self.data, self._dense
+        indptr, indices, data, dense = self.indptr, self.indices, self.data, self.prepare()._dense
         try:
             rarest = None
             for t in ids:  # in query order, repeats included: the order rank-bm25 adds them in
@@ -387,11 +412,11 @@ class Bm25Index:
     def correct(self, term: str) -> str | None:
         """The indexed term closest in spelling to ``term`` ("embasi" -> "embassi"), itself when indexed, or
         None (see ``spelling.py``)."""
-        return term if term in self.vocabulary else self._speller.correct(term)
+        return term if term in self.vocabulary else self.prepare()._speller.correct(term)
 
     def corrector(self) -> Callable[[str], str | None]:
         """``correct`` for the words of one question, with the question's lookups bounded (``spelling.py``)."""
-        return self._speller.corrector(self.vocabulary)
+        return self.prepare()._speller.corrector(self.vocabulary)
 
     def corrections(self, terms: Sequence[str]) -> list[str | None]:
         """``corrector()`` applied to each term of one question, in order."""

@@ -22,6 +22,10 @@ from .index import Entries, from_entries
 from .table import PassageTable
 
 
+SLICED_PIECES = 20_000
+"""Up to this many stretches are copied one slice at a time; more, by one gather."""
+
+
 class Run(NamedTuple):
     """Stories ``start`` to ``stop - 1`` of a stored snapshot."""
     source: Stored
@@ -90,51 +94,100 @@ class _Starts:
 
 
 def _index(runs: Sequence[Run], starts: _Starts, lengths: np.ndarray):
-    """The index of the runs' passages from the entries of their sources' indexes."""
-    n = len(lengths)
+    """The index of the runs' passages from the entries of their sources' indexes.
+
+    A column of the new index is the runs' pieces of that term's columns, run after run (each run is a
+    range of its source's passages, and a column lists its passages in order). The pieces are copied as
+    they lie: an unchanged stretch of the largest source, column after column, is one copy, so that
+    splicing one story into an archive costs a few passes over the arrays, not a sort of them. The largest
+    source's terms keep their ids; the others' new terms follow."""
     sources: dict[int, Stored] = {}
-    moves: dict[int, np.ndarray] = {}  # per source: each of its passages' new position, or -1
+    for run in runs:
+        sources.setdefault(id(run.source), run.source)
+    base = max(sources.values(), key=lambda s: len(s.index.indices))
+    ids = dict(base.index.vocabulary)
+    pieces = []  # (output term, run, source, first entry in the source, how many entries), a column's run each
+    for k, (key, source) in enumerate(sources.items()):
+        lut = None if source is base else np.fromiter(
+            (ids.setdefault(t, len(ids)) for t in source.index.vocabulary), dtype=np.int64,
+            count=len(source.index.vocabulary))
+        term, run, lo, count = _pieces(source, [(r, *starts.passages(source, a, b))
+                                                for r, (s, a, b) in enumerate(runs) if s is source])
+        pieces.append((term if lut is None else lut[term], run, np.full(len(run), k), lo, count))
+    term, run, src, lo, count = (np.concatenate(column) for column in zip(*pieces))
+    order = np.lexsort((run, term))  # column after column; a column's pieces in the order of the runs
+    term, src, lo, count = term[order], src[order], lo[order], count[order]
+    indptr = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term, weights=count, minlength=len(ids)).astype(np.int64), out=indptr[1:])
+    at = np.zeros(len(count), dtype=np.int64)  # where each piece goes
+    np.cumsum(count[:-1], out=at[1:])
+    total = int(indptr[-1])
+    indices = np.empty(total, dtype=np.int32)
+    counts, ranks = np.empty(total, dtype=np.int32), np.empty(total, dtype=np.int32)
+    for k, source in enumerate(sources.values()):
+        mine = np.flatnonzero(src == k)
+        entries = source.entries()
+        for out, values in ((indices, _moved(runs, starts, source)), (counts, entries.counts),
+                            (ranks, entries.ranks)):
+            _copy_pieces(out, values, at[mine], lo[mine], count[mine])
+    return from_entries(base.index.params, list(ids), indptr, indices,
+                        Entries(counts, ranks, lengths.astype(np.int64)))
+
+
+def _pieces(source: Stored, runs: list[tuple[int, int, int]]):
+    """The pieces of the source's columns that its runs ``(run, first passage, end)`` keep: for each, the
+    term, the run, its first entry and how many entries it has (a column lists its passages in order, so a
+    run's entries in a column are one stretch of it)."""
+    indptr, indices = source.index.indptr, source.index.indices
+    df = np.diff(indptr)
+    if len(runs) == 1 and runs[0][1:] == (0, source.index.size):  # all of it, whole columns
+        has = np.flatnonzero(df)
+        return has, np.full(len(has), runs[0][0]), indptr[:-1][has], df[has]
+    bounds = np.array(sorted({p for _, a, b in runs for p in (a, b)}), dtype=np.int64)
+    bucket = np.searchsorted(bounds, indices, side="right")  # passages bounds[i - 1] to bounds[i] - 1: bucket i
+    starts = np.zeros(len(indices), dtype=bool)
+    starts[indptr[:-1][df > 0]] = True
+    np.not_equal(bucket[1:], bucket[:-1], out=starts[1:], where=~starts[1:])
+    lo = np.flatnonzero(starts)
+    count = np.diff(np.append(lo, len(indices)))
+    run_of = np.full(len(bounds) + 1, -1, dtype=np.int64)  # bucket -> run (-1: passages no run keeps)
+    for r, a, _ in runs:
+        run_of[np.searchsorted(bounds, a, side="right")] = r
+    run = run_of[bucket[lo]]
+    keep = run >= 0
+    term = np.searchsorted(indptr, lo[keep], side="right") - 1
+    return term, run[keep], lo[keep], count[keep]
+
+
+def _moved(runs: Sequence[Run], starts: _Starts, source: Stored) -> np.ndarray:
+    """The passage of each of the source's entries, as its new position (the source's own array when no
+    passage it keeps moves)."""
+    move = np.full(source.index.size, -1, dtype=np.int32)
     at = 0
-    for source, a, b in runs:
-        pa, pb = starts.passages(source, a, b)
-        move = moves.get(id(source))
-        if move is None:
-            sources[id(source)] = source
-            move = moves[id(source)] = np.full(source.index.size, -1, dtype=np.int64)
-        move[pa:pb] = np.arange(at, at + pb - pa)
+    for run in runs:
+        pa, pb = starts.passages(run.source, run.start, run.stop)
+        if run.source is source:
+            move[pa:pb] = np.arange(at, at + pb - pa, dtype=np.int32)
         at += pb - pa
-    # The largest source's vocabulary keeps its ids; the others' terms are looked up in it, or added.
-    order = sorted(sources, key=lambda s: -sources[s].index.size)
-    base = sources[order[0]].index
-    ids = dict(base.vocabulary)
-    parts = []
-    for s in order:
-        index, move = sources[s].index, moves[s]
-        if s == order[0]:
-            lut = np.arange(len(base.df), dtype=np.int32)
-        else:
-            lut = np.fromiter((ids.setdefault(t, len(ids)) for t in index.vocabulary), dtype=np.int32,
-                              count=len(index.vocabulary))
-        entries = sources[s].entries()
-        where = move[index.indices]
-        keep = where >= 0
-        terms = np.repeat(lut, np.diff(index.indptr))
-        parts.append(tuple(a[keep] for a in (terms, where, entries.counts, entries.ranks)))
-    terms, where, counts, ranks = parts[0]
-    kept_in_order = bool(np.all(np.diff(moves[order[0]][moves[order[0]] >= 0]) > 0))
-    key = terms.astype(np.int64) * (n + 1) + where
-    if len(parts) > 1 or not kept_in_order:
-        # the base's entries stay sorted (term, then passage) when its runs keep their order: the others'
-        # entries, few, are sorted and slotted in
-        rest = [np.concatenate(col) for col in zip(*parts[1:])] if len(parts) > 1 else [np.zeros(0, np.int64)] * 4
-        if not kept_in_order:
-            rest = [np.concatenate((x, y)) for x, y in zip((terms, where, counts, ranks), rest)]
-            terms, where, counts, ranks = (np.zeros(0, a.dtype) for a in (terms, where, counts, ranks))
-            key = np.zeros(0, np.int64)
-        rest_key = rest[0].astype(np.int64) * (n + 1) + rest[1]
-        o = np.argsort(rest_key, kind="stable")
-        slots = np.searchsorted(key, rest_key[o])
-        terms, where, counts, ranks = (np.insert(x, slots, y[o]) for x, y in zip((terms, where, counts, ranks), rest))
-    vocabulary = list(ids)
-    return from_entries(base.params, vocabulary, terms.astype(np.int32), where.astype(np.int32),
-                        Entries(counts.astype(np.int32), ranks.astype(np.int32), lengths.astype(np.int64)))
+    kept = np.flatnonzero(move >= 0)
+    if np.array_equal(move[kept], kept):
+        return source.index.indices
+    return move[source.index.indices]
+
+
+def _copy_pieces(out: np.ndarray, source: np.ndarray, at: np.ndarray, lo: np.ndarray, count: np.ndarray) -> None:
+    """``out[at[i]:at[i] + count[i]] = source[lo[i]:lo[i] + count[i]]`` for each piece ``i`` (in the order of
+    ``at``), pieces that follow each other in both arrays copied as one."""
+    if not len(at):
+        return
+    joins = np.flatnonzero((at[1:] != at[:-1] + count[:-1]) | (lo[1:] != lo[:-1] + count[:-1])) + 1
+    first = np.concatenate(([0], joins))
+    at, lo, count = at[first], lo[first], np.add.reduceat(count, first)
+    if len(at) <= SLICED_PIECES:  # a few long stretches (one story spliced into an archive): slice by slice
+        for a, s, c in zip(at.tolist(), lo.tolist(), count.tolist()):
+            out[a : a + c] = source[s : s + c]
+        return
+    # many short ones (two halves of a corpus, interleaved column by column): one gather
+    offset = np.repeat(lo - at, count)
+    dest = np.repeat(at, count) + (np.arange(len(offset)) - np.repeat(np.cumsum(count) - count, count))
+    out[dest] = source[dest + offset]

@@ -55,16 +55,15 @@ def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS,
         own.extend(extract_events(doc, ps))
         if i % GC_CHECKPOINT_STORIES == 0:
             checkpoint()
-    order = timeline_order([e.date for e in own], [e.text for e in own])
+    order = timeline_order([(e.date.year, e.date.month, e.date.day) for e in own], [e.text for e in own])
     index, entries = builder.build_with_entries(params)
     built = table.build()
-    return Parts(corpus, built, index, tuple(own[i] for i in order),
+    return Parts(corpus, built, index, tuple(own[i] for i in order.tolist()),
                  lambda: to_stored(corpus, built, index, own, order, entries))
 
 
 def timeline(events: cache.Events) -> np.ndarray:
-    return np.array(timeline_order(list(zip(*events.dates.T.tolist())) if len(events.texts) else [], events.texts),
-                    dtype=np.int32)
+    return timeline_order(events.dates, events.texts)
 
 
 def folder_fingerprint(folder: str | Path, *, max_file_bytes: int) -> cache.Fingerprint | None:
@@ -98,7 +97,7 @@ def folder_fingerprint(folder: str | Path, *, max_file_bytes: int) -> cache.Fing
     return cache.Fingerprint(fingerprint(out), tuple(out))
 
 
-def to_stored(corpus: Corpus, table: PassageTable, index: Bm25Index, own: list[Event], timeline: list[int],
+def to_stored(corpus: Corpus, table: PassageTable, index: Bm25Index, own: list[Event], timeline: np.ndarray,
             entries: Entries) -> cache.Stored:
     docs = corpus.documents
     columns = {f: [str(getattr(d, f)) if f == "published" else getattr(d, f) for d in docs] for f in _DOC_FIELDS}

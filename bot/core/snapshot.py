@@ -111,6 +111,8 @@ def _save(cache_dir: str | Path, folder: Path, base: str, parts: Parts) -> None:
 
 def _snapshot(parts: Parts, checkpoint: Callable[[], None]) -> Snapshot:
     corpus, table, index, events, _ = parts
+    index.prepare()
+    checkpoint()
     embeddings = Embeddings.build((p.text for p in table), len(table))
     checkpoint()
     return Snapshot(corpus=corpus, passages=table, index=index, events=events,

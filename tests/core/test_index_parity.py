@@ -77,3 +77,18 @@ def test_searches_leave_no_trace(archive, okapi):
     first = [index.search(q, 5) for q in questions[:30]]
     again = [index.search(q, 5) for q in reversed(questions[:30])]
     assert first == list(reversed(again))
+
+
+def test_cached_dense_columns_that_cannot_be_read_are_computed_instead(okapi, caplog):
+    index, _ = okapi
+    arrays = index.arrays()
+
+    def unreadable():
+        raise OSError("the cache folder was pruned meanwhile")
+
+    with caplog.at_level("WARNING", logger="bot.archive.index"):
+        again = Bm25Index.from_arrays(index.params, list(index.vocabulary), size=index.size, dense=unreadable,
+                                      **arrays).prepare()
+    assert "computing them" in caplog.text
+    mine, theirs = again.dense_columns(), index.dense_columns()
+    assert mine.keys() == theirs.keys() and all(np.array_equal(mine[t], theirs[t]) for t in mine)
