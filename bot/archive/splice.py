@@ -143,8 +143,8 @@ def _pieces(source: Stored, runs: list[tuple[int, int, int]]):
     if len(runs) == 1 and runs[0][1:] == (0, source.index.size):  # all of it, whole columns
         has = np.flatnonzero(df)
         return has, np.full(len(has), runs[0][0]), indptr[:-1][has], df[has]
-    bounds = np.array(sorted({p for _, a, b in runs for p in (a, b)}), dtype=np.int64)
-    bucket = np.searchsorted(bounds, indices, side="right")  # passages bounds[i - 1] to bounds[i] - 1: bucket i
+    bounds = np.array(sorted({p for _, a, b in runs for p in (a, b)}), dtype=np.int32)
+    bucket = _buckets(indices, bounds)
     starts = np.zeros(len(indices), dtype=bool)
     starts[indptr[:-1][df > 0]] = True
     np.not_equal(bucket[1:], bucket[:-1], out=starts[1:], where=~starts[1:])
@@ -157,6 +157,18 @@ def _pieces(source: Stored, runs: list[tuple[int, int, int]]):
     keep = run >= 0
     term = np.searchsorted(indptr, lo[keep], side="right") - 1
     return term, run[keep], lo[keep], count[keep]
+
+
+def _buckets(passages: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """For each passage, how many of ``bounds`` (ascending) it is at or after: bucket i holds the passages
+    ``bounds[i - 1]`` to ``bounds[i] - 1``. A few bounds (one story spliced) are a few comparisons, ten
+    times faster than a binary search per entry."""
+    if len(bounds) > 16:
+        return np.searchsorted(bounds, passages, side="right")
+    bucket = np.zeros(len(passages), dtype=np.int8)
+    for b in bounds.tolist():
+        bucket += (passages >= b).view(np.int8)
+    return bucket
 
 
 def _moved(runs: Sequence[Run], starts: _Starts, source: Stored) -> np.ndarray:

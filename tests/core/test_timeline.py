@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.core.corpus import parse_story, parse_story_text
 from bot.core.dates import PartialDate
 from bot.core.passages import passages
-from bot.core.timeline import Event, build_timeline, extract_events, filter_events
+from bot.core.timeline import Event, build_timeline, extract_events, filter_events, timeline_order
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "corpus" / "iran-canada-ties.md"
@@ -342,3 +344,15 @@ def test_shipped_story_events():
 def test_timeline_module_does_not_import_discord():
     code = "import sys, bot.core.timeline; sys.exit('discord' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+@given(st.lists(st.tuples(st.sampled_from([(2019, 0, 0), (2019, 3, 0), (2019, 3, 2), (2020, 1, 0)]),
+                          st.sampled_from(["A.", "B.", "The inquiry opened.", "A."])), max_size=40))
+def test_the_timeline_lists_each_dated_sentence_once_in_date_order_ties_as_told(events):
+    dates, texts = [d for d, _ in events], [t for _, t in events]
+    plain, told = [], set()
+    for i in sorted(range(len(events)), key=dates.__getitem__):  # stable: ties in the order they were told
+        if (dates[i], texts[i]) not in told:
+            told.add((dates[i], texts[i]))
+            plain.append(i)
+    assert timeline_order(dates, texts).tolist() == plain
