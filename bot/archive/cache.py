@@ -461,12 +461,12 @@ def save_part(cache_dir: str | Path, base: str, stored: Stored) -> Path | None:
     return save(cache_dir, None, base, stored, ())
 
 
-def load_part(path: Path, base: str) -> Stored:
+def load_part(path: Path, base: str, checkpoint: Callable[[], None] = lambda: None) -> Stored:
     """The part ``save_part`` wrote (raises CacheMiss when it is not whole, or not built as ``base`` says);
     the folder is removed once read: a part serves once."""
     try:
         key = json.loads((path / "manifest.json").read_text(encoding="utf-8"))["meta"]["key"]
-        loaded = _read_parts(path, key, lambda: None, keep_open=False)
+        loaded = _read_parts(path, key, checkpoint, keep_open=False)
         if loaded.base != base:
             raise CacheMiss("the part was built by other code")
         counts, ranks, lengths = loaded.stored.entries()  # read now: the folder goes

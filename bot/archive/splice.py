@@ -23,7 +23,9 @@ from .table import PassageTable
 
 
 SLICED_PIECES = 20_000
-"""Up to this many stretches are copied one slice at a time; more, by one gather."""
+"""Up to this many stretches are copied one slice at a time; more, by gathers."""
+GATHER = 1 << 20
+"""Entries copied by one gather."""
 
 
 class Run(NamedTuple):
@@ -199,7 +201,11 @@ def _copy_pieces(out: np.ndarray, source: np.ndarray, at: np.ndarray, lo: np.nda
         for a, s, c in zip(at.tolist(), lo.tolist(), count.tolist()):
             out[a : a + c] = source[s : s + c]
         return
-    # many short ones (two halves of a corpus, interleaved column by column): one gather
-    offset = np.repeat(lo - at, count)
-    dest = np.repeat(at, count) + (np.arange(len(offset)) - np.repeat(np.cumsum(count) - count, count))
-    out[dest] = source[dest + offset]
+    # many short ones (two halves of a corpus, interleaved column by column): gathers of about GATHER
+    # entries each (np.repeat holds the GIL: a question waits for one gather at most)
+    cuts = np.searchsorted(np.cumsum(count), np.arange(GATHER, int(count.sum()), GATHER)).tolist()
+    for a, b in zip([0, *cuts], [*cuts, len(at)]):
+        if b > a:
+            c = count[a:b]
+            dest = np.repeat(at[a:b] - (np.cumsum(c) - c), c) + np.arange(int(c.sum()))
+            out[dest] = source[dest + np.repeat(lo[a:b] - at[a:b], c)]

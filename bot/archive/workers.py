@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
 """How often ``stop`` is asked while the workers run."""
+WORKER_NICENESS = 10
+"""How much lower a worker's scheduling priority is than its parent's: on a machine with as many busy
+workers as cores, the bot's questions still get a core the moment they need one."""
 
 
 class BuildFailed(Exception):
@@ -92,7 +95,12 @@ def run(fn: Callable[..., Any], calls: Sequence[tuple], *, stop: Callable[[], bo
 
 
 def _serve(send: Connection, parent: int, fn: Callable[..., Any], args: tuple) -> None:
-    """In the worker: ``fn(*args)``, its result (or what it raised) sent back."""
+    """In the worker: ``fn(*args)``, its result (or what it raised) sent back. A worker yields the CPU to
+    the process that started it (which answers questions while a reload builds)."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
     threading.Thread(target=_exit_with, args=(parent,), name="storybot-orphan-watch", daemon=True).start()
     try:
         outcome: tuple[bool, Any] = (True, fn(*args))

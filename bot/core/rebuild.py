@@ -72,7 +72,7 @@ def _build_in_workers(folder: Path, names: list[str], params: Params, max_file_b
         if problems:
             raise CorpusError(problems)
         raise cache.CacheMiss("a worker could not write its part")
-    parts = [cache.load_part(Path(path), base) for path in paths]
+    parts = [cache.load_part(Path(path), base, checkpoint) for path in paths]
     stored = splice([Run(part, 0, len(part.paragraphs)) for part in parts], "", timeline)
     stored = stored._replace(fingerprint=fingerprint(zip(stored.stories["file"], stored.stories["sha256"])))
     checkpoint()
