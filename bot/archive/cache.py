@@ -166,6 +166,9 @@ def lookup(cache_dir: str | Path, folder: str | Path, *, base: str, fingerprint:
     cache_dir, folder = Path(cache_dir), Path(folder)
     checkpoint = checkpoint or (lambda: None)
     guess = _last_key(cache_dir, folder)
+    if guess is None and not _any_snapshot(cache_dir):  # nothing to find: no need to hash the files first
+        log.info("no index cache for %s: none was written for this folder yet; building it", folder)
+        return None
     with ThreadPoolExecutor(1, thread_name_prefix="storybot-fingerprint") as pool:
         hashing = pool.submit(fingerprint)
         early = None
@@ -242,6 +245,14 @@ def _load(cache_dir: Path, folder: Path, key: str, checkpoint: Callable[[], None
     if announce:
         log.info("loaded %s from the index cache %s in %.2f s", folder, path.name, time.perf_counter() - started)
     return loaded
+
+
+def _any_snapshot(cache_dir: Path) -> bool:
+    try:
+        with os.scandir(cache_dir) as entries:
+            return any(e.name.startswith("snapshot-") for e in entries)
+    except OSError:
+        return False
 
 
 def _read_pointer(cache_dir: Path, folder: Path) -> list[str] | None:

@@ -73,18 +73,25 @@ class Speller:
         for known in vocabulary:
             if known.isalpha() and MIN_LENGTH - 1 <= len(known) <= MAX_LENGTH + 1:
                 by_letter[known[0]].append(known)
-        # per first letter: its words by length (then vocabulary order), their letter counts and lengths, and
-        # where each length starts, so that the words of lengths L-1..L+1 are one slice
+        self._words = dict(by_letter)
+        # per first letter, made the first time a word of that letter is looked up (a few milliseconds: most
+        # reloads serve no typo of most letters): its words by length, then alphabetically (so corrections
+        # never depend on the vocabulary's order), their letter counts and lengths, and where each length
+        # starts, so that the words of lengths L-1..L+1 are one slice
         self._letters: dict[str, tuple[list[str], np.ndarray, np.ndarray, np.ndarray]] = {}
-        for first, words in by_letter.items():
-            words.sort(key=len)  # stable
-            counts = _letter_counts(words)
-            lengths = np.array([len(w) for w in words], dtype=np.int64)
-            starts = np.searchsorted(lengths, np.arange(MAX_LENGTH + 3))
-            self._letters[first] = (words, counts, lengths, starts)
         self._memo: dict[str, str | None] = {}
         self.work = (0, 0)
         """How many candidates and exact ratios the last lookup took (for the benchmark)."""
+
+    def _table(self, first: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
+        entry = self._letters.get(first)
+        if entry is None and first in self._words:
+            words = sorted(self._words[first])
+            words.sort(key=len)  # stable: alphabetical within a length
+            lengths = np.array([len(w) for w in words], dtype=np.int64)
+            entry = self._letters[first] = (words, _letter_counts(words), lengths,
+                                            np.searchsorted(lengths, np.arange(MAX_LENGTH + 3)))
+        return entry
 
     def correct(self, term: str) -> str | None:
         """The indexed word closest to ``term``, an unknown word, or None."""
@@ -133,7 +140,7 @@ class Speller:
     def _bounds(self, term: str) -> tuple[list[str], int, np.ndarray] | None:
         """The words of the same first letter and length +-1 (``words[lo:]``) and an upper bound of each
         one's ratio: difflib's ``quick_ratio`` (the letters they share, in any order), for all at once."""
-        entry = self._letters.get(term[0])
+        entry = self._table(term[0])
         if entry is None:
             return None
         words, counts, lengths, starts = entry

@@ -52,12 +52,15 @@ def _build_in_workers(folder: Path, names: list[str], params: Params, max_file_b
                       checkpoint: Callable[[], None], cache_dir: Path, base: str, workers: int,
                       stop: Callable[[], bool]) -> Parts:
     """The corpus built by ``workers`` processes, each a run of its stories, their parts spliced here."""
-    chunks = [names[i * len(names) // workers : (i + 1) * len(names) // workers] for i in range(workers)]
+    # Each worker is told where its run of names starts and ends, not the names: a short message spares the
+    # worker's start a wait on a full pipe (a list of thousands of names fills it), and a file added meanwhile
+    # still falls in exactly one run.
+    firsts = [names[i * len(names) // workers] for i in range(workers)]
     log.info("building %s in %d worker processes (%d stories)", folder, workers, len(names))
     started = time.time()
     try:
-        done = processes.run(build_part, [(str(folder), chunk, str(cache_dir), params, max_file_bytes, base)
-                                          for chunk in chunks], stop=stop)
+        done = processes.run(build_part, [(str(folder), first, end, str(cache_dir), params, max_file_bytes, base)
+                                          for first, end in zip(firsts, [*firsts[1:], None])], stop=stop)
     except BaseException:
         for path in cache_dir.glob("part-*"):  # the parts the others wrote before one went wrong
             if _mtime(path) >= started - 1:
@@ -79,11 +82,12 @@ def _build_in_workers(folder: Path, names: list[str], params: Params, max_file_b
     return from_stored(stored, checkpoint)._replace(stored=lambda: stored)
 
 
-def build_part(folder: str, names: list[str], cache_dir: str, params: Params, max_file_bytes: int,
+def build_part(folder: str, first: str, end: str | None, cache_dir: str, params: Params, max_file_bytes: int,
                base: str) -> tuple[str | None, list[tuple[str, str]], list[tuple[str, str]]]:
-    """In a worker process: the stories ``names`` of ``folder`` built and cached as a part. Returns where the
-    part is (None when it could not be written), each problem's file and message, and each story's id and
-    file (ids must differ across all parts)."""
+    """In a worker process: the stories of ``folder`` named ``first`` up to ``end`` (excluded; None: to the
+    last) built and cached as a part. Returns where the part is (None when it could not be written), each
+    problem's file and message, and each story's id and file (ids must differ across all parts)."""
+    names = [name for name in story_names(folder) if first <= name and (end is None or name < end)]
     docs, problems = read_stories(Path(folder), names, max_file_bytes=max_file_bytes)
     ids = [(d.id, d.file) for d in docs]
     if problems or not docs:
