@@ -56,14 +56,16 @@ def run(fn: Callable[..., Any], calls: Sequence[tuple], *, stop: Callable[[], bo
     results in the order of ``calls``. ``fn`` and its arguments and results must pickle (a module-level
     function). Raises WorkerDied, WorkerFailed or Stopped; no worker is left running either way."""
     context = multiprocessing.get_context("spawn")
+    niceness = _niceness() + WORKER_NICENESS
     started: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
     try:
         for args in calls:
             receive, send = context.Pipe(duplex=False)
-            worker = context.Process(target=_serve, args=(send, os.getpid(), fn, args), name="storybot-worker",
-                                     daemon=True)
+            worker = context.Process(target=_serve, args=(send, os.getpid(), niceness, fn, args),
+                                     name="storybot-worker", daemon=True)
             worker.start()
             send.close()  # the worker holds the only sending end: a worker that dies closes it
+            _set_niceness(worker.pid, niceness)  # at once: its start (imports) is a core's work too
             started.append((worker, receive))
         results: list[Any] = [None] * len(started)
         pending = dict(enumerate(started))
@@ -94,13 +96,11 @@ def run(fn: Callable[..., Any], calls: Sequence[tuple], *, stop: Callable[[], bo
             receive.close()
 
 
-def _serve(send: Connection, parent: int, fn: Callable[..., Any], args: tuple) -> None:
-    """In the worker: ``fn(*args)``, its result (or what it raised) sent back. A worker yields the CPU to
-    the process that started it (which answers questions while a reload builds)."""
-    try:
-        os.nice(WORKER_NICENESS)
-    except OSError:
-        pass
+def _serve(send: Connection, parent: int, niceness: int, fn: Callable[..., Any], args: tuple) -> None:
+    """In the worker: ``fn(*args)``, its result (or what it raised) sent back. A worker runs at a lower
+    priority than its parent, which answers questions while a reload builds (the parent sets it too, as
+    soon as the worker starts)."""
+    _set_niceness(0, niceness)
     threading.Thread(target=_exit_with, args=(parent,), name="storybot-orphan-watch", daemon=True).start()
     try:
         outcome: tuple[bool, Any] = (True, fn(*args))
@@ -108,6 +108,23 @@ def _serve(send: Connection, parent: int, fn: Callable[..., Any], args: tuple) -
         outcome = (False, (f"{type(exc).__name__}: {exc}", traceback.format_exc()))
     send.send(outcome)
     send.close()
+
+
+def _niceness() -> int:
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except (OSError, AttributeError):
+        return 0
+
+
+def _set_niceness(pid: int | None, niceness: int) -> None:
+    """Process ``pid``'s (0: this one's) scheduling niceness, as far as allowed."""
+    if pid is None:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, min(niceness, 19))
+    except (OSError, AttributeError):  # gone already, or not allowed here: it only costs the parent time
+        pass
 
 
 def _exit_with(parent: int) -> None:

@@ -29,6 +29,10 @@ def pid_and(x: int) -> tuple[int, int]:
     return os.getpid(), x * 2
 
 
+def niceness(_: int) -> int:
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def sleep_then(x: int) -> int:
     time.sleep(x)
     return x
@@ -71,6 +75,10 @@ def test_each_call_runs_in_a_process_of_its_own_and_the_results_come_in_order():
     assert [x for _, x in out] == [2, 4, 6]
     assert os.getpid() not in {pid for pid, _ in out} and len({pid for pid, _ in out}) == 3
     assert none_left()
+
+
+def test_workers_yield_the_cpu_to_the_bot_that_started_them():
+    assert workers.run(niceness, [(1,), (2,)]) == [min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)] * 2
 
 
 def test_a_worker_that_exits_is_reported_and_the_others_are_killed():
