@@ -7,7 +7,6 @@ import asyncio
 import multiprocessing
 import os
 import shutil
-import signal
 import time
 from pathlib import Path
 
@@ -19,42 +18,10 @@ from bot.archive import workers
 from bot.archive.runtime import Runtime
 from bot.archive.workers import Stopped, WorkerDied, WorkerFailed
 from bot.core.service import ReloadTimeout, StoryService
+# what the workers run, in a module that imports little: each spawned worker imports it
+from tests.core.worker_calls import dies, exit_with, hangs, killed, pid_and, raises, sleep_then
 
 REAL_BUILD_PART = rebuild.build_part
-
-# --- what the workers run (module level: a spawned process imports it by name) -----------------------------
-
-
-def pid_and(x: int) -> tuple[int, int]:
-    return os.getpid(), x * 2
-
-
-def sleep_then(x: int) -> int:
-    time.sleep(x)
-    return x
-
-
-def exit_with(code: int) -> None:
-    if code:
-        os._exit(code)
-    time.sleep(60)
-
-
-def killed(_: int) -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
-def raises(_: int) -> None:
-    raise ValueError("a story the worker could not cope with")
-
-
-def dies(*_: object) -> None:
-    os._exit(7)
-
-
-def hangs(*_: object) -> None:
-    time.sleep(600)
-
 
 def none_left(within: float = 5.0) -> bool:
     deadline = time.monotonic() + within
