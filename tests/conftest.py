@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import types
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,6 +102,23 @@ def corpus_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "corpus"
     shutil.copytree(CORPUS, dest)
     return dest
+
+
+# --- time ----------------------------------------------------------------------------------------------------
+
+
+def shortened_sleeps(monkeypatch: pytest.MonkeyPatch, module: types.ModuleType, factor: float = 100) -> list[float]:
+    """Make ``asyncio.sleep`` as ``module`` sees it (through its own reference to asyncio) ``factor`` times
+    shorter; returns the delays it was asked for. Only that module's waits shrink: everything else keeps its
+    real timing."""
+    asked: list[float] = []
+
+    async def sleep(delay: float, result: object = None) -> object:
+        asked.append(delay)
+        return await asyncio.sleep(delay / factor, result)
+
+    monkeypatch.setattr(module, "asyncio", types.SimpleNamespace(**(vars(asyncio) | {"sleep": sleep})))
+    return asked
 
 
 # --- PostgreSQL: a throwaway cluster on a free port, started once per test run -------------------------------
