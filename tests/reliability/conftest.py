@@ -1,7 +1,8 @@
 """Shared helpers of the fault and load suite: the bot against the loopback stand-in, log capture, figures.
 
-Every figure a test measures is printed (run with ``-s`` to see them) and also appended, one JSON object a line,
-to the file named by ``RELIABILITY_FIGURES`` when that variable is set (CI can keep it as an artifact).
+Every figure a test measures is printed (run with ``-s -n 0`` to see them: pytest-xdist's workers' output is not
+shown) and also appended, one JSON object a line, to the file named by ``RELIABILITY_FIGURES`` when that variable
+is set (CI can keep it as an artifact).
 """
 
 from __future__ import annotations
