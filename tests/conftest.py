@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import fcntl
 import glob
 import json
 import os
@@ -10,15 +11,80 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import types
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 QUESTIONS = Path(__file__).resolve().parent / "data" / "questions"
+
+
+# --- running in parallel: pytest-xdist's workers, and the tests that must run alone ------------------------------
+
+
+class Turns:
+    """Whose turn it is among the test processes of one run (pytest-xdist's workers): any number of ordinary
+    tests at once, or one test marked ``alone`` (a timing-sensitive one) and nothing else.
+
+    A readers-writer lock of two ``flock`` files in the folder the workers share: ordinary tests hold ``room``
+    shared for the whole of their set-up, call and teardown; a test marked ``alone`` holds it exclusively for
+    its call only (its fixtures are made while others run). Whoever waits for ``room`` holds ``gate`` while
+    it waits, so a test waiting to run alone is not kept waiting by a stream of ordinary ones. A worker that
+    dies lets go of both with its files."""
+
+    def __init__(self, folder: Path) -> None:
+        self.gate: IO = open(folder / "turns.gate", "a")
+        self.room: IO = open(folder / "turns.room", "a")
+
+    @contextmanager
+    def _hold(self, how: int) -> Iterator[None]:
+        fcntl.flock(self.gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.room, how)
+        finally:
+            fcntl.flock(self.gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.room, fcntl.LOCK_UN)
+
+    def shared(self):
+        return self._hold(fcntl.LOCK_SH)
+
+    def alone(self):
+        return self._hold(fcntl.LOCK_EX)
+
+
+TURNS = pytest.StashKey[Turns]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and workerinput.get("workercount", 1) > 1 and config.option.basetemp:
+        config.stash[TURNS] = Turns(Path(config.option.basetemp).parent)  # the run's folder, above each worker's
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    turns = item.config.stash.get(TURNS, None)
+    if turns is None or item.get_closest_marker("alone"):
+        return (yield)
+    with turns.shared():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    turns = item.config.stash.get(TURNS, None)
+    if turns is None or not item.get_closest_marker("alone"):
+        return (yield)
+    with turns.alone():
+        return (yield)
 
 
 def write_story(folder: Path, name: str, body: str = "First paragraph.\n\nSecond paragraph.", **front: object) -> Path:
@@ -36,6 +102,23 @@ def corpus_copy(tmp_path: Path) -> Path:
     dest = tmp_path / "corpus"
     shutil.copytree(CORPUS, dest)
     return dest
+
+
+# --- time ----------------------------------------------------------------------------------------------------
+
+
+def shortened_sleeps(monkeypatch: pytest.MonkeyPatch, module: types.ModuleType, factor: float = 100) -> list[float]:
+    """Make ``asyncio.sleep`` as ``module`` sees it (through its own reference to asyncio) ``factor`` times
+    shorter; returns the delays it was asked for. Only that module's waits shrink: everything else keeps its
+    real timing."""
+    asked: list[float] = []
+
+    async def sleep(delay: float, result: object = None) -> object:
+        asked.append(delay)
+        return await asyncio.sleep(delay / factor, result)
+
+    monkeypatch.setattr(module, "asyncio", types.SimpleNamespace(**(vars(asyncio) | {"sleep": sleep})))
+    return asked
 
 
 # --- PostgreSQL: a throwaway cluster on a free port, started once per test run -------------------------------
@@ -74,7 +157,7 @@ def postgres_server() -> Iterator[dict]:
             pytest.fail("running as root and there is no 'postgres' user to run PostgreSQL as")
         os.chown(root, owner.pw_uid, owner.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
+    data = root / "data"
 
     def run(*args: object) -> None:
         done = subprocess.run([*run_as, *map(str, args)], capture_output=True, text=True, stdin=subprocess.DEVNULL,
@@ -86,8 +169,16 @@ def postgres_server() -> Iterator[dict]:
     try:
         run(bindir / "initdb", "-D", data, "-U", "storybot", "--auth=trust", "-E", "UTF8", "--locale=C",
             "--no-sync")
-        run(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-t", "60", "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off", "start")
+        for attempt in range(3):  # a port found free may be taken before the server binds it (another worker's)
+            port = _free_port()
+            try:
+                run(bindir / "pg_ctl", "-D", data, "-l", root / "server.log", "-w", "-t", "60", "-o",
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+                    "start")
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
     except Exception:
         shutil.rmtree(root, ignore_errors=True)
         raise

@@ -1,22 +1,66 @@
 """The command line, run as a user would, with the exact JSON shapes other tools read.
 
-Each call starts an interpreter (about 0.8 s): the tests that start two or more are marked ``slow``, so that
-``./dev test -m "not slow"`` keeps one quick test of each command."""
+Each ``storybot(...)`` call starts an interpreter (about 1 s): the tests that start two or more are marked
+``slow``, and ``./dev test -m "not slow"`` keeps one quick test of each command family that runs it end to end
+in a process of its own (``ask``, ``sources``, ``console``). The other quick tests check what a command prints
+through ``bot.__main__.main`` in this interpreter (``in_process``), with the same settings from the environment.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
+from bot.__main__ import main
+from bot.console import run_console
+from bot.core.service import StoryService
+from bot.settings import Settings
 from tests.conftest import CORPUS, ROOT
 
 
+ENV = {"PATH": "", "CORPUS_DIR": str(CORPUS)}
+"""The environment of every ``storybot`` call (plus CACHE_DIR, set by ``cache_dir``)."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache_dir(tmp_path_factory) -> Iterator[Path]:
+    """The commands' cache, shared by this module's calls (warm after the first), never the checkout's."""
+    path = tmp_path_factory.mktemp("cli-cache")
+    ENV["CACHE_DIR"] = str(path)
+    yield path
+    del ENV["CACHE_DIR"]
+
+
 def storybot(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True,
-                          text=True, cwd=ROOT, timeout=60, env={"PATH": "", "CORPUS_DIR": str(CORPUS), **env})
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, env={**ENV, **env})
+
+
+@pytest.fixture
+def in_process(monkeypatch, tmp_path, capsys):
+    """``in_process(*args, stdin=...)``: ``main(args)`` here, as ``storybot`` runs it: no setting in the
+    environment but CORPUS_DIR and CACHE_DIR, no .env, ``stdin`` as bytes on standard input; returns
+    (exit code, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in ENV.items():
+        if name != "PATH":
+            monkeypatch.setenv(name, value)
+
+    def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8"))
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 def test_ask_json_shape():
@@ -57,10 +101,11 @@ def test_ask_closest_has_nearest_passages_and_says_so():
     assert set(out["nearest"][0]) == {"id", "doc_id", "paragraph", "text", "score", "title", "url"}
 
 
-def test_ask_many_from_stdin_one_object_a_line_in_order():
+def test_ask_many_from_stdin_one_object_a_line_in_order(in_process):
     questions = ["Who is Mike Poole?", "", "Who won the Stanley Cup?", "black boxes"]
-    res = storybot("ask", "-", "--json", stdin="\n".join(questions) + "\n")
-    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    code, out, _ = in_process("ask", "-", "--json", stdin="\n".join(questions) + "\n")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
     assert [x["question"] for x in lines] == questions
     assert [x["answered"] for x in lines] == [True, False, False, True]
 
@@ -106,11 +151,14 @@ def test_console_answers_like_the_bot():
 
 
 def test_console_says_when_a_command_is_unknown_and_takes_several_years():
-    res = storybot("console", stdin="/nonsense\n/timeline 2017 2018\n/help\n")
-    assert "Unknown command /nonsense." in res.stdout
-    assert "Events in 2017 and 2018:" in res.stdout
-    assert "2017" in res.stdout.split("Events in 2017 and 2018:")[1]
-    assert "up to 1,000 characters" in res.stdout  # the one question-length limit
+    stdout = io.StringIO()  # the console as `storybot console` runs it (test_console_answers_like_the_bot)
+    assert run_console(StoryService.open(CORPUS), stdin=io.StringIO("/nonsense\n/timeline 2017 2018\n/help\n"),
+                       stdout=stdout) == 0
+    out = stdout.getvalue()
+    assert "Unknown command /nonsense." in out
+    assert "Events in 2017 and 2018:" in out
+    assert "2017" in out.split("Events in 2017 and 2018:")[1]
+    assert "up to 1,000 characters" in out  # the one question-length limit
 
 
 @pytest.mark.slow
@@ -124,9 +172,9 @@ def test_read_only_commands_never_say_nothing_was_changed(corpus_copy):
     assert res.returncode == 1  # the console, too, needs a valid corpus to start
 
 
-def test_too_long_questions_are_refused_with_the_limit():
-    out = storybot("ask", "embassy " * 200)
-    assert "under 1,000 characters" in out.stdout
+def test_too_long_questions_are_refused_with_the_limit(in_process):
+    code, out, _ = in_process("ask", "embassy " * 200)
+    assert "under 1,000 characters" in out
 
 
 @pytest.mark.slow

@@ -1,4 +1,9 @@
-"""The sparse index ranks exactly as rank-bm25 does, at archive scale (10,000 synthetic passages)."""
+"""The sparse index ranks exactly as rank-bm25 does, on an archive of 3,000 synthetic passages.
+
+3,000 passages over a 20,000-word vocabulary take every path 10,000 over the archive's 100,000 words do, in a
+fifth of the time: common words with a dense column (in an eighth of the passages or more), Okapi's idf floor
+for words in most passages, the sampled lower bound of a top-k search (over 64 passages per hit asked for), and
+ties in the top 5 broken in passage order."""
 
 from __future__ import annotations
 
@@ -12,9 +17,9 @@ from bot.core.text import tokenize
 
 @pytest.fixture(scope="module")
 def archive() -> tuple[list[list[str]], list[list[str]]]:
-    gen = Generator(seed=11)
-    paragraphs = [p for story in gen.stories(10_000) for p in story.paragraphs]
-    assert len(paragraphs) == 10_000
+    gen = Generator(seed=11, vocab_size=20_000)
+    paragraphs = [p for story in gen.stories(3_000) for p in story.paragraphs]
+    assert len(paragraphs) == 3_000
     questions = questions_from(paragraphs, 150, seed=11)
     questions += ["happen", "zzzz unknown words only", "trost"]  # no match, and the commonest word alone
     return [tokenize(p) for p in paragraphs], [tokenize(q) for q in questions]

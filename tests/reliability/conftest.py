@@ -1,7 +1,8 @@
 """Shared helpers of the fault and load suite: the bot against the loopback stand-in, log capture, figures.
 
-Every figure a test measures is printed (run with ``-s`` to see them) and also appended, one JSON object a line,
-to the file named by ``RELIABILITY_FIGURES`` when that variable is set (CI can keep it as an artifact).
+Every figure a test measures is printed (run with ``-s -n 0`` to see them: pytest-xdist's workers' output is not
+shown) and also appended, one JSON object a line, to the file named by ``RELIABILITY_FIGURES`` when that variable
+is set (CI can keep it as an artifact).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 import random
 import shutil
 import statistics
-import types
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, settings
 from bot.core.service import StoryService
 from bot.exts.client import create_bot
 from bot.settings import Settings
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, shortened_sleeps  # noqa: F401  (the fault tests import it from here)
 from tests.e2e.fakediscord import FakeDiscord, InteractionRecord, MemberRecord
 
 MANAGE_GUILD = discord.Permissions(manage_guild=True).value
@@ -80,23 +80,6 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
-
-
-# --- time ----------------------------------------------------------------------------------------------------
-
-
-def shortened_sleeps(monkeypatch: pytest.MonkeyPatch, module: types.ModuleType, factor: float = 100) -> list[float]:
-    """Make ``asyncio.sleep`` as ``module`` sees it (through its own reference to asyncio) ``factor`` times
-    shorter; returns the delays it was asked for. Only that module's waits shrink: everything else keeps its
-    real timing."""
-    asked: list[float] = []
-
-    async def sleep(delay: float, result: object = None) -> object:
-        asked.append(delay)
-        return await asyncio.sleep(delay / factor, result)
-
-    monkeypatch.setattr(module, "asyncio", types.SimpleNamespace(**(vars(asyncio) | {"sleep": sleep})))
-    return asked
 
 
 # --- logs --------------------------------------------------------------------------------------------------------

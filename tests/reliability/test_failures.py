@@ -164,7 +164,8 @@ def test_run_names_an_unreachable_discord_and_keeps_retrying(corpus_dir, tmp_pat
     waits = shortened_sleeps(monkeypatch, launcher)
     port = closed_port()
     monkeypatch.setattr(discord.http.Route, "BASE", f"http://127.0.0.1:{port}/api/v10")
-    settings = Settings(_env_file=None, discord_token=TOKEN, cache_dir=tmp_path / "cache")
+    settings = Settings(_env_file=None, discord_token=TOKEN, cache_dir=tmp_path / "cache",
+                        data_dir=tmp_path / "data")  # the record's key file: here, not in the checkout's .data
     made = []
     real = launcher.create_bot
     monkeypatch.setattr(launcher, "create_bot", lambda *a, **kw: made.append(real(*a, **kw)) or made[-1])

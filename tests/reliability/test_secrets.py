@@ -122,7 +122,8 @@ def logging_restored() -> Iterator[None]:
 def test_a_rejected_token_is_not_echoed(corpus_dir, tmp_path, capsys):
     """`storybot run` with a token Discord refuses (401 on login): one sentence, exit 2, and the token in
     neither the output nor the log, with LOG_LEVEL=DEBUG."""
-    settings = Settings(_env_file=None, discord_token=TOKEN, log_level="DEBUG", cache_dir=tmp_path / "cache")
+    settings = Settings(_env_file=None, discord_token=TOKEN, log_level="DEBUG", cache_dir=tmp_path / "cache",
+                        data_dir=tmp_path / "data")  # the record's key file: here, not in the checkout's .data
     args = argparse.Namespace(corpus=corpus_dir, guild=None)
     with logging_restored(), captured_logs(logging.DEBUG, everything=True) as logs, \
             stand_in_thread(token="MTAw.other.token-that-discord-expects"):
