@@ -67,11 +67,16 @@ class IndexBuilder:
 
     def add(self, tokens: Sequence[str]) -> None:
         vocab = self.vocabulary
-        counts = Counter([vocab.setdefault(t, len(vocab)) for t in tokens])  # ids in order of first use
+        self.add_ids([vocab.setdefault(t, len(vocab)) for t in tokens])  # ids in order of first use
+
+    def add_ids(self, ids: Iterable[int]) -> None:
+        """A passage given as the ids of its tokens in ``vocabulary``, where the caller put each new term as
+        ``len(vocabulary)`` (as ``add`` does): the counting is Counter's, in C, and needs no list of them."""
+        counts = Counter(ids)
         self._terms.extend(counts.keys())
         self._counts.extend(counts.values())
         self._distinct.append(len(counts))
-        self._lengths.append(len(tokens))
+        self._lengths.append(sum(counts.values()))
 
     def __len__(self) -> int:
         return len(self._lengths)

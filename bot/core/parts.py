@@ -18,7 +18,7 @@ from ..files import open_regular
 from .corpus import Corpus, Document, fingerprint, story_names
 from .dates import PartialDate
 from .passages import passages
-from .text import tokenize
+from .text import TermIds
 from .timeline import Event, extract_events, timeline_order
 
 DEFAULT_PARAMS = Params()
@@ -45,13 +45,14 @@ def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS,
     """Passages, index and timeline of a loaded corpus, one story at a time: no token lists or Passage
     objects for the whole archive are ever held at once."""
     builder = IndexBuilder()
+    ids = TermIds(builder.vocabulary)
     table = PassageTableBuilder()
     own: list[Event] = []  # every story's events, story after story
     for i, doc in enumerate(corpus.documents, start=1):
         ps = passages(doc)
         table.add(doc.id, doc.paragraphs, ps)
         for p in ps:
-            builder.add(tokenize(p.text))
+            builder.add_ids(ids(p.text))
         own.extend(extract_events(doc, ps))
         if i % GC_CHECKPOINT_STORIES == 0:
             checkpoint()
