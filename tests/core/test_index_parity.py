@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from bench.synth import Generator, questions_from
-from bot.archive.index import Bm25Index, IndexBuilder, Params
-from bot.core.corpus import Corpus, parse_story_text
-from bot.core.parts import build_parts
+from bot.archive.index import Bm25Index, Params
 from bot.core.text import tokenize
 
 
@@ -79,22 +77,3 @@ def test_searches_leave_no_trace(archive, okapi):
     first = [index.search(q, 5) for q in questions[:30]]
     again = [index.search(q, 5) for q in reversed(questions[:30])]
     assert first == list(reversed(again))
-
-
-def test_a_cold_build_indexes_exactly_the_terms_tokenize_gives():
-    """``build_parts`` reads passages with its own fast path (``TermIds``, ``IndexBuilder.add_ids``): its index
-    and entries must be the ones made from ``tokenize``'s terms, array for array."""
-    docs = [parse_story_text(story.markdown(), story.id) for story in Generator(seed=12).stories(3000)]
-    tricky = "Flight PS752’s covid19 “Quoted” rock’n’roll mid-2018\u2014Tehran-based, 1990s; ﬁnancial ｍｅｔ 3rd!"
-    docs.append(parse_story_text(f"---\ntitle: t\npublished: 2020\n---\n{tricky}\n\n{tricky.upper()}\n", "tricky"))
-    parts = build_parts(Corpus(tuple(docs), ""))
-    builder = IndexBuilder()
-    for p in parts.passages:
-        builder.add(tokenize(p.text))
-    reference, entries = builder.build_with_entries(Params())
-    assert len(parts.passages) == 3002 and list(parts.index.vocabulary) == list(reference.vocabulary)
-    ours = parts.index.arrays()
-    for name, array in reference.arrays().items():
-        assert np.array_equal(ours[name], array), name
-    for name, ours, theirs in zip(entries._fields, parts.stored().entries(), entries):
-        assert np.array_equal(ours, theirs), name
