@@ -164,7 +164,8 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st gen gov sen rep lt col sgt capt inc ltd co corp no vs etc "
     "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e".split()
 )
-_SENTENCE_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
+# [.!?][.!?]*, not [.!?]+: re skips ahead in C only to a first character it can see (a class, not a repeat).
+_SENTENCE_END = re.compile(r"[.!?][.!?]*[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

@@ -72,7 +72,8 @@ _DATE = re.compile(rf"(?=\b\w)(?:{_DATES})", re.VERBOSE)
 #   back (md, dm, my, qm and rel matches);
 # - a four-digit year after a word that makes it one ("in 2012", "the 2017 talks", "the spring of 2016",
 #   "mid-2018": season, qy and the_year matches). The year comes last, so this one is searched for in the
-#   reversed text, where the year comes first and is quick to find.
+#   reversed text, where the year comes first and is quick to find: written \d\d{3}, not \d{4}, because re skips
+#   ahead in C only to a first character it can see (a class, not a repeat).
 # Keep it in step with _DATE: tests/core/test_timeline_prefilter.py checks.
 _MONTH_OR_UNIT = re.compile(
     r"[JFMASONDYym](?:(?<=J)(?:an|u[nl])|(?<=F)eb|(?<=M)a[ry]|(?<=A)(?:pr|ug)|(?<=S)ep|(?<=O)ct|(?<=N)ov"
@@ -81,7 +82,7 @@ _MONTH_OR_UNIT = re.compile(
 _YEAR_WORDS = ("in since by until till from of during through throughout before after around between the spring "
                "summer fall autumn winter").split()
 _REVERSED_YEAR_AFTER_WORD = re.compile(
-    rf"\d{{4}}(?:\s+(?i:{'|'.join(w[::-1] for w in _YEAR_WORDS)})|[\s-]+(?i:ylrae|etal|dim))\b"
+    rf"\d\d{{3}}(?:\s+(?i:{'|'.join(w[::-1] for w in _YEAR_WORDS)})|[\s-]+(?i:ylrae|etal|dim))\b"
 )
 
 

@@ -1,3 +1,4 @@
+import random
 import re
 import sys
 
@@ -192,3 +193,12 @@ def test_the_piece_memo_stays_bounded_and_changes_no_id(monkeypatch):
         got.append(list(ids(x)))
         assert len(ids) <= 5
     assert (got, vocabulary) == expected
+
+
+def test_sentence_ends_are_found_as_the_plain_pattern_finds_them():
+    plain = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
+    rng = random.Random(4)
+    pieces = ["Mr.", "Jan.", "U.S.", "x.", "word", "Word", "7", "...", "?!", ".\"", ".’", ".)", " ", "  ", "\n", "“", "("]
+    for _ in range(3000):
+        made = "".join(rng.choice(pieces) + rng.choice(("", " ")) for _ in range(rng.randint(1, 30)))
+        assert [m.span() for m in text._SENTENCE_END.finditer(made)] == [m.span() for m in plain.finditer(made)]
