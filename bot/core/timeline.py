@@ -68,16 +68,17 @@ _DATE = re.compile(rf"(?=\b\w)(?:{_DATES})", re.VERBOSE)
 
 # A quick scan for what every match of _DATE holds skips the many passages and sentences _DATE would search in
 # vain (_DATE is tried at every position; these run in C from one character class to the next):
-# - a capitalised month ("Jan", "May", "Sep", ...) or the word "year" or "month": a character class, then a look
-#   back (md, dm, my, qm and rel matches);
+# - a capitalised month ("Jan", "May", "Sep", ...) or the word "year" or "month" (md, dm, my, qm and rel
+#   matches): alternatives that each start with one letter, so that re skips in C to the next of those letters
+#   and tries there only the alternatives of that letter;
 # - a four-digit year after a word that makes it one ("in 2012", "the 2017 talks", "the spring of 2016",
 #   "mid-2018": season, qy and the_year matches). The year comes last, so this one is searched for in the
 #   reversed text, where the year comes first and is quick to find: written \d\d{3}, not \d{4}, because re skips
 #   ahead in C only to a first character it can see (a class, not a repeat).
 # Keep it in step with _DATE: tests/core/test_timeline_prefilter.py checks.
 _MONTH_OR_UNIT = re.compile(
-    r"[JFMASONDYym](?:(?<=J)(?:an|u[nl])|(?<=F)eb|(?<=M)a[ry]|(?<=A)(?:pr|ug)|(?<=S)ep|(?<=O)ct|(?<=N)ov"
-    r"|(?<=D)ec|(?<=[Yy])[Ee][Aa][Rr]|(?<=[Mm])[Oo][Nn][Tt][Hh])"
+    r"J(?:an|u[nl])|Feb|Ma[ry]|A(?:pr|ug)|Sep|Oct|Nov|Dec|Y[Ee][Aa][Rr]|y[Ee][Aa][Rr]|M[Oo][Nn][Tt][Hh]"
+    r"|m[Oo][Nn][Tt][Hh]"
 )
 _YEAR_WORDS = ("in since by until till from of during through throughout before after around between the spring "
                "summer fall autumn winter").split()
