@@ -164,30 +164,34 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof sr jr st gen gov sen rep lt col sgt capt inc ltd co corp no vs etc "
     "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e".split()
 )
-# [.!?][.!?]*, not [.!?]+: re skips ahead in C only to a first character it can see (a class, not a repeat).
-_SENTENCE_END = re.compile(r"[.!?][.!?]*[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])")
+# [.!?][.!?]*, not [.!?]+: re skips ahead in C only to a first character it can see (a class, not a repeat). The
+# white space after an end is group 1: the next sentence starts after it.
+_SENTENCE_END = re.compile(r"[.!?][.!?]*[\"'\u201d\u2019)\]]*(?=(\s+)[\"'\u201c\u2018(\[]?[A-Z0-9])")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of ``text``, verbatim, without surrounding whitespace."""
+    """(start, end) of each sentence of ``text``, verbatim, without surrounding whitespace.
+
+    A sentence ends with its punctuation (never white space) and the next starts after the white space that
+    follows it (all of it: ``_SENTENCE_END`` looks for a letter, digit or opening quote after it), so only the
+    first start and the last end are ever stripped."""
     spans: list[tuple[int, int]] = []
-    start = 0
+    start = len(text) - len(text.lstrip())
     for m in _SENTENCE_END.finditer(text):
-        before = text[start : m.start()].rsplit(None, 1)
-        last_word = before[-1].lower().strip("\"'(\u201c\u2018") if before else ""
-        if m.group().startswith(".") and len(m.group()) == 1 and (
-            last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
-        ):
+        stop, end = m.span()
+        if end - stop == 1 and text[stop] == "." and _abbreviation_before(text, start, stop):
             continue
-        spans.append((start, m.end()))
-        start = m.end()
-    spans.append((start, len(text)))
-    out = []
-    for s, e in spans:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            out.append((s, e))
-    return out
+        spans.append((start, end))
+        start = m.end(1)
+    end = len(text.rstrip())
+    if start < end:
+        spans.append((start, end))
+    return spans
+
+
+def _abbreviation_before(text: str, start: int, stop: int) -> bool:
+    """Whether the word before a full stop at ``stop`` (in the sentence that starts at ``start``) is an
+    abbreviation or an initial, which the full stop does not end a sentence after."""
+    before = text[start:stop].rsplit(None, 1)
+    last_word = before[-1].lower().strip("\"'(\u201c\u2018") if before else ""
+    return last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
