@@ -223,6 +223,12 @@ def parse_story(path: Path, *, max_file_bytes: int = MAX_FILE_BYTES, dir_fd: int
     return parse_story_text(text, path.stem, file=path.name, sha256=hashlib.sha256(raw).hexdigest())
 
 
+def _paragraph(block: str) -> str:
+    """A block of lines as one paragraph: its lines stripped, joined with a space (most blocks are one line)."""
+    text = block.strip()
+    return text if "\n" not in text else " ".join(line.strip() for line in text.split("\n"))
+
+
 def _not_utf8(raw: bytes, at: int) -> str:
     line = raw.count(b"\n", 0, at) + 1
     byte = raw[at]
@@ -241,11 +247,7 @@ def parse_story_text(text: str, default_id: str, *, file: str = "", sha256: str 
     doc_id = meta.id or default_id
     if not valid_id(doc_id):
         raise ValueError(f"the file name '{shown(default_id)}' is not a valid id; set `id:` in the front matter")
-    paragraphs = tuple(
-        " ".join(line.strip() for line in block.strip().split("\n"))
-        for block in _BLANK_LINES.split(body)
-        if visible(block)
-    )
+    paragraphs = tuple(_paragraph(block) for block in _BLANK_LINES.split(body) if visible(block))
     if not paragraphs:
         raise ValueError("the story has no text after the front matter")
     return Document(

@@ -217,6 +217,8 @@ _UNSEEN = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Me", "Zs", "Zl", "Zp")
 def visible(text: str) -> bool:
     """Whether ``text`` shows anything: not only spaces, zero-width and format characters, lone combining
     marks or blank-looking letters."""
+    if text[:1].isascii() and text[:1].isalnum():  # nearly every paragraph: a letter or digit, seen at once
+        return True
     return any(not c.isspace() and c not in _INVISIBLE and unicodedata.category(c) not in _UNSEEN for c in text)
 
 

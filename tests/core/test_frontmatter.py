@@ -4,6 +4,7 @@ refusals and the same messages (libyaml is only faster)."""
 from __future__ import annotations
 
 import random
+import unicodedata
 
 import pytest
 import yaml
@@ -131,3 +132,14 @@ def test_messages_are_pyyamls(header, message):
     with pytest.raises(ValueError) as refused:
         read_front_matter(f"---\n{header}\n---\nText.\n")
     assert str(refused.value).startswith(message)
+
+
+def test_visible_text_is_told_from_blank_text_whatever_its_first_character():
+    def shows(text: str) -> bool:  # the rule, character by character
+        return any(not c.isspace() and c not in frontmatter._INVISIBLE
+                   and unicodedata.category(c) not in frontmatter._UNSEEN for c in text)
+
+    firsts = [chr(c) for c in range(0x300)] + ["\u200b", "\u3164", "\u2800", "\ufeff", "\u0301", "\u00a0", "ａ", "١"]
+    for first in firsts:
+        for rest in ("", " ", "\u200b\u3164", "x", "\n\t"):
+            assert frontmatter.visible(first + rest) == shows(first + rest), repr(first + rest)
