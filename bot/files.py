@@ -95,5 +95,8 @@ def _why(path: str | os.PathLike[str], exc: OSError, dir_fd: int | None) -> str:
 
 def read_regular(path: str | os.PathLike[str], limit: int, *, dir_fd: int | None = None) -> bytes:
     """At most ``limit`` + 1 bytes of a regular file (one more than ``limit`` says it is larger)."""
-    with open_regular(path, dir_fd=dir_fd) as f:
-        return f.read(limit + 1)
+    fd, st = open_regular_fd(path, dir_fd=dir_fd)
+    try:
+        return read_fd(fd, limit + 1, st.st_size)
+    finally:
+        os.close(fd)

@@ -14,7 +14,7 @@ import numpy as np
 from ..archive import cache
 from ..archive.index import Bm25Index, Entries, IndexBuilder, Params
 from ..archive.table import PassageTable, PassageTableBuilder
-from ..files import open_regular
+from ..files import read_regular
 from .corpus import Corpus, Document, fingerprint, story_names
 from .dates import PartialDate
 from .passages import passages
@@ -94,8 +94,7 @@ def folder_fingerprint(folder: str | Path, *, max_file_bytes: int) -> cache.Fing
             except UnicodeEncodeError:
                 return None  # a file name that is not UTF-8: load_corpus will say which
             try:
-                with open_regular(name, dir_fd=fd) as f:  # never blocks: a FIFO or a device is refused
-                    raw = f.read(max_file_bytes + 1)
+                raw = read_regular(name, max_file_bytes, dir_fd=fd)  # never blocks: a FIFO or a device is refused
             except OSError:
                 return None
             if len(raw) > max_file_bytes:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.corpus import CorpusError, load_corpus, read_stories
 from bot.core.dates import PartialDate
-from bot.files import read_fd
+from bot.files import read_fd, read_regular
 from tests.conftest import CORPUS, write_story
 
 
@@ -138,6 +138,7 @@ def test_a_story_is_read_whole_whatever_size_it_was_expected_to_be(tmp_path):
                 assert read_fd(fd, limit, size) == f.read(limit), (limit, size)
         finally:
             os.close(fd)
+    assert read_regular(path, 1000) == path.read_bytes()[:1001] and read_regular(path, 10**6) == path.read_bytes()
     (tmp_path / "empty.md").write_bytes(b"")
     fd = os.open(tmp_path / "empty.md", os.O_RDONLY)
     assert read_fd(fd, 10, 0) == b""
