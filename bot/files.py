@@ -38,18 +38,45 @@ def kind(mode: int) -> str:
 def open_regular(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> BinaryIO:
     """``path`` opened for reading in binary, or NotAFile saying why not (a broken or looping link, a FIFO,
     a device, a folder, no permission...)."""
+    fd, _ = open_regular_fd(path, dir_fd=dir_fd)
+    try:
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_regular_fd(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> tuple[int, os.stat_result]:
+    """``open_regular``'s file descriptor (the caller closes it) and its ``fstat``: for a caller that reads a
+    whole file at once, a file object around it only adds system calls (``fstat``, ``isatty``)."""
     try:
         fd = os.open(path, _FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         raise NotAFile(exc.errno, _why(path, exc, dir_fd)) from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotAFile(errno.EINVAL, f"is {kind(mode)}, not a file")
-        return os.fdopen(fd, "rb")
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotAFile(errno.EINVAL, f"is {kind(st.st_mode)}, not a file")
+        return fd, st
     except BaseException:
         os.close(fd)
         raise
+
+
+def read_fd(fd: int, limit: int, size: int) -> bytes:
+    """Up to ``limit`` bytes of ``fd``, read until the end of the file as a file object's ``read(limit)``
+    reads; ``size`` is how large the file is expected to be (its ``fstat``), so that the first read asks for
+    no more than that (a read allocates all it asks for) and the next one finds the end."""
+    chunks = []
+    want = min(limit, size + 1)
+    while limit > 0:
+        chunk = os.read(fd, want)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        limit -= len(chunk)
+        want = min(limit, 1 << 16)
+    return b"".join(chunks)
 
 
 def _why(path: str | os.PathLike[str], exc: OSError, dir_fd: int | None) -> str:
@@ -68,5 +95,8 @@ def _why(path: str | os.PathLike[str], exc: OSError, dir_fd: int | None) -> str:
 
 def read_regular(path: str | os.PathLike[str], limit: int, *, dir_fd: int | None = None) -> bytes:
     """At most ``limit`` + 1 bytes of a regular file (one more than ``limit`` says it is larger)."""
-    with open_regular(path, dir_fd=dir_fd) as f:
-        return f.read(limit + 1)
+    fd, st = open_regular_fd(path, dir_fd=dir_fd)
+    try:
+        return read_fd(fd, limit + 1, st.st_size)
+    finally:
+        os.close(fd)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ..display import shown
-from ..files import NotAFile, open_regular
+from ..files import NotAFile, open_regular_fd, read_fd
 from .dates import PartialDate
 from .frontmatter import read_front_matter, valid_id, visible
 
@@ -136,17 +136,26 @@ def read_stories(folder: Path, names: Iterable[str], *, max_file_bytes: int = MA
     """The stories of the files ``names`` in ``folder`` that parse, and what is wrong with the others."""
     documents: list[Document] = []
     problems: list[Problem] = []
-    for i, name in enumerate(names, start=1):
-        if not _utf8(name):
-            problems.append(Problem(shown(name), "the file name is not UTF-8; rename it (letters, digits, "
-                                                 "'-' and '_' are safest)"))
-            continue
-        try:
-            documents.append(parse_story(folder / name, max_file_bytes=max_file_bytes))
-        except ValueError as exc:
-            problems.append(Problem(shown(name), str(exc)))
-        if checkpoint is not None and i % CHECKPOINT_FILES == 0:
-            checkpoint()
+    try:  # names opened in the folder's descriptor: its path is not looked up again for every file
+        dir_fd: int | None = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        dir_fd = None  # each file says why it cannot be read
+    try:
+        for i, name in enumerate(names, start=1):
+            if not _utf8(name):
+                problems.append(Problem(shown(name), "the file name is not UTF-8; rename it (letters, digits, "
+                                                     "'-' and '_' are safest)"))
+                continue
+            try:
+                documents.append(parse_story(Path(name) if dir_fd is not None else folder / name,
+                                             max_file_bytes=max_file_bytes, dir_fd=dir_fd))
+            except ValueError as exc:
+                problems.append(Problem(shown(name), str(exc)))
+            if checkpoint is not None and i % CHECKPOINT_FILES == 0:
+                checkpoint()
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
     return documents, problems
 
 
@@ -186,15 +195,19 @@ def _utf8(name: str) -> bool:
     return True
 
 
-def parse_story(path: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document:
-    """Read one story file; raise ValueError with a short, human reason."""
+def parse_story(path: Path, *, max_file_bytes: int = MAX_FILE_BYTES, dir_fd: int | None = None) -> Document:
+    """Read one story file (``path`` relative to the folder ``dir_fd`` when given); raise ValueError with a
+    short, human reason."""
     try:
-        with open_regular(path) as f:  # never blocks; a FIFO, a device, a folder or a broken link is refused
-            before = os.fstat(f.fileno())
+        # never blocks; a FIFO, a device, a folder or a broken link is refused
+        fd, before = open_regular_fd(path, dir_fd=dir_fd)
+        try:
             if before.st_size > max_file_bytes:
                 raise ValueError(f"the file is {before.st_size:,} bytes; the limit is {max_file_bytes:,}")
-            raw = f.read(max_file_bytes + 1)
-            after = os.fstat(f.fileno())
+            raw = read_fd(fd, max_file_bytes + 1, before.st_size)
+            after = os.fstat(fd)
+        finally:
+            os.close(fd)
     except NotAFile as exc:
         raise ValueError(exc.strerror) from None
     except OSError as exc:
@@ -208,6 +221,12 @@ def parse_story(path: Path, *, max_file_bytes: int = MAX_FILE_BYTES) -> Document
     except UnicodeDecodeError as exc:
         raise ValueError(_not_utf8(raw, exc.start)) from None
     return parse_story_text(text, path.stem, file=path.name, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _paragraph(block: str) -> str:
+    """A block of lines as one paragraph: its lines stripped, joined with a space (most blocks are one line)."""
+    text = block.strip()
+    return text if "\n" not in text else " ".join(line.strip() for line in text.split("\n"))
 
 
 def _not_utf8(raw: bytes, at: int) -> str:
@@ -228,11 +247,7 @@ def parse_story_text(text: str, default_id: str, *, file: str = "", sha256: str 
     doc_id = meta.id or default_id
     if not valid_id(doc_id):
         raise ValueError(f"the file name '{shown(default_id)}' is not a valid id; set `id:` in the front matter")
-    paragraphs = tuple(
-        " ".join(line.strip() for line in block.strip().split("\n"))
-        for block in _BLANK_LINES.split(body)
-        if visible(block)
-    )
+    paragraphs = tuple(_paragraph(block) for block in _BLANK_LINES.split(body) if visible(block))
     if not paragraphs:
         raise ValueError("the story has no text after the front matter")
     return Document(

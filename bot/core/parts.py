@@ -14,11 +14,11 @@ import numpy as np
 from ..archive import cache
 from ..archive.index import Bm25Index, Entries, IndexBuilder, Params
 from ..archive.table import PassageTable, PassageTableBuilder
-from ..files import open_regular
+from ..files import read_regular
 from .corpus import Corpus, Document, fingerprint, story_names
 from .dates import PartialDate
 from .passages import passages
-from .text import tokenize
+from .text import TermIds
 from .timeline import Event, extract_events, timeline_order
 
 DEFAULT_PARAMS = Params()
@@ -45,21 +45,29 @@ def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS,
     """Passages, index and timeline of a loaded corpus, one story at a time: no token lists or Passage
     objects for the whole archive are ever held at once."""
     builder = IndexBuilder()
+    ids = TermIds(builder.vocabulary)
     table = PassageTableBuilder()
     own: list[Event] = []  # every story's events, story after story
+    positions: list[int] = []  # where each one's passage is in the table
     for i, doc in enumerate(corpus.documents, start=1):
         ps = passages(doc)
+        first = len(builder)
         table.add(doc.id, doc.paragraphs, ps)
         for p in ps:
-            builder.add(tokenize(p.text))
-        own.extend(extract_events(doc, ps))
+            builder.add_ids(ids(p.text))
+        events = extract_events(doc, ps)
+        if events:
+            where = {p.id: first + j for j, p in enumerate(ps)}
+            positions.extend([where[e.passage_id] for e in events])
+            own.extend(events)
         if i % GC_CHECKPOINT_STORIES == 0:
             checkpoint()
-    order = timeline_order([(e.date.year, e.date.month, e.date.day) for e in own], [e.text for e in own])
+    dates = [(e.date.year, e.date.month, e.date.day) for e in own]
+    order = timeline_order(dates, [e.text for e in own])
     index, entries = builder.build_with_entries(params)
     built = table.build()
     return Parts(corpus, built, index, tuple(own[i] for i in order.tolist()),
-                 lambda: to_stored(corpus, built, index, own, order, entries))
+                 lambda: to_stored(corpus, built, index, own, dates, positions, order, entries))
 
 
 def timeline(events: cache.Events) -> np.ndarray:
@@ -85,8 +93,7 @@ def folder_fingerprint(folder: str | Path, *, max_file_bytes: int) -> cache.Fing
             except UnicodeEncodeError:
                 return None  # a file name that is not UTF-8: load_corpus will say which
             try:
-                with open_regular(name, dir_fd=fd) as f:  # never blocks: a FIFO or a device is refused
-                    raw = f.read(max_file_bytes + 1)
+                raw = read_regular(name, max_file_bytes, dir_fd=fd)  # never blocks: a FIFO or a device is refused
             except OSError:
                 return None
             if len(raw) > max_file_bytes:
@@ -97,14 +104,17 @@ def folder_fingerprint(folder: str | Path, *, max_file_bytes: int) -> cache.Fing
     return cache.Fingerprint(fingerprint(out), tuple(out))
 
 
-def to_stored(corpus: Corpus, table: PassageTable, index: Bm25Index, own: list[Event], timeline: np.ndarray,
-            entries: Entries) -> cache.Stored:
+def to_stored(corpus: Corpus, table: PassageTable, index: Bm25Index, own: list[Event],
+              dates: list[tuple[int, int, int]], positions: list[int], timeline: np.ndarray,
+              entries: Entries) -> cache.Stored:
+    """The parts as the cache stores them; ``dates`` and ``positions`` are each event's (year, month, day) and
+    where its passage is in ``table``."""
     docs = corpus.documents
     columns = {f: [str(getattr(d, f)) if f == "published" else getattr(d, f) for d in docs] for f in _DOC_FIELDS}
     events = cache.Events(
-        dates=np.array([(e.date.year, e.date.month, e.date.day) for e in own], dtype=np.int32).reshape(-1, 3),
+        dates=np.array(dates, dtype=np.int32).reshape(-1, 3),
         texts=[e.text for e in own], passage_ids=[e.passage_id for e in own],
-        positions=np.array([table.position(e.passage_id) for e in own], dtype=np.int32))
+        positions=np.array(positions, dtype=np.int32))
     return cache.Stored(corpus.fingerprint, columns, [d.paragraphs for d in docs], table, index, events,
                         np.array(timeline, dtype=np.int32), lambda: entries)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from bot.core.corpus import CorpusError, load_corpus
+from bot.core.corpus import CorpusError, load_corpus, read_stories
 from bot.core.dates import PartialDate
+from bot.files import read_fd, read_regular
 from tests.conftest import CORPUS, write_story
 
 
@@ -122,3 +124,27 @@ def test_crlf_bom_and_soft_wrapped_paragraphs(tmp_path):
     [doc] = load_corpus(tmp_path).documents
     assert doc.paragraphs == ("One line wrapped.", "Two.")
     assert doc.published.precision == "day"
+
+
+def test_a_story_is_read_whole_whatever_size_it_was_expected_to_be(tmp_path):
+    """``read_fd`` asks first for the size ``fstat`` gave; a file that grew since is read on to its end (or the
+    limit), as a file object's ``read(limit)`` reads it."""
+    path = tmp_path / "grown.md"
+    path.write_bytes(bytes(range(256)) * 1000)
+    for limit, size in [(10**6, 10), (1000, 10), (256_000, 0), (256_001, 256_000), (5, 256_000), (10**6, 10**6)]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            with open(path, "rb") as f:
+                assert read_fd(fd, limit, size) == f.read(limit), (limit, size)
+        finally:
+            os.close(fd)
+    assert read_regular(path, 1000) == path.read_bytes()[:1001] and read_regular(path, 10**6) == path.read_bytes()
+    (tmp_path / "empty.md").write_bytes(b"")
+    fd = os.open(tmp_path / "empty.md", os.O_RDONLY)
+    assert read_fd(fd, 10, 0) == b""
+    os.close(fd)
+
+
+def test_stories_of_a_folder_that_is_gone_each_say_so(tmp_path):
+    documents, found = read_stories(tmp_path / "gone", ["a.md", "b.md"])
+    assert documents == [] and [str(p) for p in found] == ["a.md: does not exist", "b.md: does not exist"]

@@ -4,6 +4,7 @@ refusals and the same messages (libyaml is only faster)."""
 from __future__ import annotations
 
 import random
+import unicodedata
 
 import pytest
 import yaml
@@ -64,6 +65,7 @@ def pure_pyyaml(header: str):
 def test_libyaml_is_there_and_reads_a_plain_header(monkeypatch):
     assert frontmatter._FastLoader is not None
     monkeypatch.setattr(frontmatter, "_FrontMatterLoader", None)  # the pure-Python loader is not used
+    monkeypatch.setattr(frontmatter, "_simple_fields", lambda header: None)  # nor the plain fields' reading
     assert frontmatter._parse("title: A story\npublished: 2020-02") == {"title": "A story", "published": "2020-02"}
 
 
@@ -87,6 +89,39 @@ def test_generated_headers_read_as_pyyaml_reads_them():
         assert outcome(frontmatter._parse, header) == outcome(pure_pyyaml, header), repr(header)
 
 
+# Lines of fields, as story headers are, with the characters and words YAML reads otherwise mixed into the values.
+FIELD_NAMES = ["title", "published", "id", "url", "publisher", "caption", "author", "Title"]
+VALUE_PIECES = (list("aZ9 :#'\"-?!&*[]{},|>%@`~=.\\+_") + [": ", " #", "  ", "<<", "yes", "No", "null", "NaN",
+                                                              ".inf", "0x1F", "0o7", "1_000", "1:30", "2020",
+                                                              "2020-02-03", "3.5e+3", "é", "\xa0", "\u2028", "\t",
+                                                              "\ufeff", "\x85", "🙂", "...", "---", "story-1"])
+
+
+def _field_header(rng: random.Random) -> str:
+    lines = []
+    for _ in range(rng.randint(1, 4)):
+        value = " ".join(rng.choice(("Iran", "talks", "a", "2020", "x9")) for _ in range(rng.randint(0, 3)))
+        for _ in range(rng.choice((0, 1, 1, 2))):  # a character or word YAML may read otherwise, anywhere
+            at = rng.randint(0, len(value))
+            value = value[:at] + rng.choice(VALUE_PIECES) + value[at:]
+        if rng.random() < 0.2:
+            value = rng.choice("\"'") + value + rng.choice("\"'")
+        lines.append(rng.choice(FIELD_NAMES) + rng.choice((": ", ": ", ":  ", ":", " : ")) + value)
+    return "\n".join(lines)
+
+
+def test_field_lines_read_as_pyyaml_reads_them_and_most_plain_ones_without_yaml():
+    rng = random.Random(8)
+    simple = 0
+    for _ in range(20_000):
+        header = _field_header(rng)
+        assert outcome(frontmatter._parse, header) == outcome(pure_pyyaml, header), repr(header)
+        simple += frontmatter._simple_fields(header) is not None
+    assert simple > 1_500
+    assert frontmatter._simple_fields(PLAIN[0]) == {"title": "A story", "published": "2020-02"}
+    assert frontmatter._simple_fields("title: 'Iran: the talks'\nurl: https://example.com/a?b=c#d") is not None
+
+
 @pytest.mark.parametrize("header, message", [
     ("title: x\npublished:\t2020-02", "the front matter has a tab at line 3; YAML needs spaces"),
     ("title: Iran: the talks resume\npublished: 2020-02", "the front matter is not valid YAML (line 2): the value"),
@@ -97,3 +132,14 @@ def test_messages_are_pyyamls(header, message):
     with pytest.raises(ValueError) as refused:
         read_front_matter(f"---\n{header}\n---\nText.\n")
     assert str(refused.value).startswith(message)
+
+
+def test_visible_text_is_told_from_blank_text_whatever_its_first_character():
+    def shows(text: str) -> bool:  # the rule, character by character
+        return any(not c.isspace() and c not in frontmatter._INVISIBLE
+                   and unicodedata.category(c) not in frontmatter._UNSEEN for c in text)
+
+    firsts = [chr(c) for c in range(0x300)] + ["\u200b", "\u3164", "\u2800", "\ufeff", "\u0301", "\u00a0", "ａ", "١"]
+    for first in firsts:
+        for rest in ("", " ", "\u200b\u3164", "x", "\n\t"):
+            assert frontmatter.visible(first + rest) == shows(first + rest), repr(first + rest)

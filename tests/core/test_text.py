@@ -1,8 +1,16 @@
+import random
+import re
+import sys
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.core.passages import passages, split_text
 from bot.core.corpus import parse_story_text
 from bot.core import text
 from bot.core.lemmas import english, in_dictionary, irregular, irregular_from_lemminflect
 from bot.core.text import sentence_spans, tokenize, tokens
+from tests.conftest import CORPUS
 
 
 def test_tokenizer_folds_case_quotes_possessives_stems_and_stop_words():
@@ -128,3 +136,94 @@ def test_the_word_memo_stays_bounded_and_changes_no_term(monkeypatch):
     assert tokenize(sentence) == expected and text.stem("Shot") == "shoot"
     assert len(text._TERMS) <= 3
     text._TERMS.clear()
+
+
+# --- the index's tokenizer (TermIds) ---------------------------------------------------------------------------
+
+# Characters the tokenizer treats specially, to mix into generated text: every folded one (curly quotes, dashes,
+# no-break spaces), every kind of whitespace, apostrophes, underscores, digits, letters that NFKC changes
+# ("ﬁ", full-width), a combining accent, accented and non-Latin letters, punctuation.
+_TRICKY_CHARS = sorted(set("\u2018\u2019\u201b\u2032`\u201c\u201d\u201f\u2033\u2010\u2011\u2012\u2013\u2014\u2015"
+                           "\u00a0\u202f\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\u1680\u2000\u2009\u2028\u2029\u205f\u3000"
+                           "'_-.,;:!?()\"/0123456789aAsSzZﬁｍｅ\u0301éßİ\u0130日本ſ\u00bd\u2075"))
+
+
+def _ids_by_tokenize(texts: list[str]) -> tuple[list[list[int]], dict[str, int]]:
+    vocabulary: dict[str, int] = {}
+    return [[vocabulary.setdefault(t, len(vocabulary)) for t in tokenize(x)] for x in texts], vocabulary
+
+
+def _ids_by_term_ids(texts: list[str]) -> tuple[list[list[int]], dict[str, int]]:
+    vocabulary: dict[str, int] = {}
+    ids = text.TermIds(vocabulary)
+    return [list(ids(x)) for x in texts], vocabulary
+
+
+def test_no_whitespace_is_part_of_a_word_so_term_ids_may_cut_text_at_whitespace():
+    word = re.compile(r"[\w']")
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert len(spaces) > 20 and not [s for s in spaces if word.match(s) or word.match(s.translate(text._FOLD))]
+    assert not [c for c in text._FOLD if chr(c).isalpha()]  # a piece of letters only is folded by nothing
+
+
+def test_term_ids_are_the_ids_of_tokenize_in_order_of_first_use():
+    from bench.synth import Generator
+
+    texts = [p for story in Generator(seed=3).stories(2000) for p in story.paragraphs]
+    texts += [" ".join(TRICKY), "\u2003".join(TRICKY), "Canada’s EMBASSY\u2014closed; “Flight PS752”…"]
+    texts += [p for path in sorted(CORPUS.glob("*.md")) for p in path.read_text(encoding="utf-8").split("\n\n")]
+    assert _ids_by_term_ids(texts) == _ids_by_tokenize(texts)
+    ids, vocabulary = _ids_by_term_ids(texts)
+    assert list(vocabulary) == list(dict.fromkeys(t for x in texts for t in tokenize(x)))
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(_TRICKY_CHARS), max_size=40), max_size=8))
+def test_term_ids_agree_with_tokenize_on_any_text(texts):
+    assert _ids_by_term_ids(texts) == _ids_by_tokenize(texts)
+
+
+def test_the_piece_memo_stays_bounded_and_changes_no_id(monkeypatch):
+    texts = [" ".join(f"zork{i}x piece{i % 7}, ‘q{i}’" for i in range(j, j + 30)) for j in range(0, 300, 30)]
+    expected = _ids_by_tokenize(texts)
+    monkeypatch.setattr(text.TermIds, "MAX_PIECES", 5)
+    vocabulary: dict[str, int] = {}
+    ids = text.TermIds(vocabulary)
+    got = []
+    for x in texts:
+        got.append(list(ids(x)))
+        assert len(ids) <= 5
+    assert (got, vocabulary) == expected
+
+
+def _plain_sentence_spans(sample: str) -> list[tuple[int, int]]:
+    """``sentence_spans`` as it was first written: every span stripped of white space, character by character."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in re.finditer(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s+[\"'\u201c\u2018(\[]?[A-Z0-9])", sample):
+        before = sample[start : m.start()].rsplit(None, 1)
+        last_word = before[-1].lower().strip("\"'(\u201c\u2018") if before else ""
+        if m.group().startswith(".") and len(m.group()) == 1 and (
+            last_word in text._ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha())
+        ):
+            continue
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(sample)))
+    out = []
+    for s, e in spans:
+        while s < e and sample[s].isspace():
+            s += 1
+        while e > s and sample[e - 1].isspace():
+            e -= 1
+        if s < e:
+            out.append((s, e))
+    return out
+
+
+def test_sentences_are_cut_as_the_plain_way_cuts_them():
+    rng = random.Random(4)
+    pieces = ["Mr.", "Jan.", "U.S.", "x.", "word", "Word", "7", "...", "?!", ".\"", ".’", ".)", "“", "(", "’",
+              " ", "  ", "\n", "\u2003", "\xa0", "\t"]
+    for _ in range(5000):
+        made = "".join(rng.choice(pieces) + rng.choice(("", " ")) for _ in range(rng.randint(0, 30)))
+        assert sentence_spans(made) == _plain_sentence_spans(made), repr(made)
