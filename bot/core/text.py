@@ -101,7 +101,8 @@ class _Memo(dict):
 
 
 _TERMS = _Memo()
-_terms_of = _TERMS.__getitem__
+_terms_of = word_terms = _TERMS.__getitem__
+"""The index terms of one word as ``_WORD`` finds it (memoised)."""
 
 
 def tokens(text: str) -> Iterator[Token]:
@@ -115,41 +116,6 @@ def tokens(text: str) -> Iterator[Token]:
 def tokenize(text: str) -> list[str]:
     """The index terms of ``text``, in order."""
     return list(chain.from_iterable(map(_terms_of, _WORD.findall(text.translate(_FOLD)))))
-
-
-class TermIds(dict):
-    """The index's tokenizer: ``ids(text)`` gives ``[vocabulary[t] for t in tokenize(text)]``, each term not yet
-    in ``vocabulary`` added to it as ``len(vocabulary)`` (numbered in order of first use, as ``IndexBuilder``
-    numbers them), with no Python code run per word once a build has met the word.
-
-    ``str.split`` cuts a text at whitespace several times faster than ``_WORD.findall`` finds its words, and no
-    word straddles whitespace (whitespace is neither a word character nor an apostrophe, before or after
-    ``_FOLD``, which works character by character), so ``tokenize(text)`` is its pieces' ``tokenize`` one after
-    the other. A piece ("Tehran," "(PS752)") is worked out with ``tokenize`` the first time a build meets it;
-    after that its ids cost one lookup in this dict, in C (``map`` and ``chain`` over the pieces). Emptied at
-    ``MAX_PIECES`` (about 170 bytes a piece), like ``_Memo``, so that made-up words cannot grow it without
-    bound."""
-
-    MAX_PIECES = 200_000
-
-    def __init__(self, vocabulary: dict[str, int]) -> None:
-        super().__init__()
-        self.vocabulary = vocabulary
-        self._ids_of = self.__getitem__
-
-    def __missing__(self, piece: str) -> tuple[int, ...]:
-        if len(self) >= self.MAX_PIECES:
-            self.clear()
-        vocab = self.vocabulary
-        # a piece of letters only is one word, folded by nothing: its terms are the word's
-        terms = _terms_of(piece) if piece.isalpha() else tokenize(piece)
-        ids = self[piece] = tuple([vocab.setdefault(t, len(vocab)) for t in terms])
-        return ids
-
-    def __call__(self, text: str) -> Iterator[int]:
-        """The term ids of ``text``'s tokens, in order (an iterator: ``IndexBuilder.add_ids`` counts them as
-        they come, without a list)."""
-        return chain.from_iterable(map(self._ids_of, text.split()))
 
 
 def stem(word: str) -> str:

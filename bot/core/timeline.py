@@ -142,26 +142,13 @@ def timeline_order(dates: Sequence[tuple[int, int, int]] | np.ndarray, texts: Se
     ymd = np.asarray(dates, dtype=np.int64).reshape(-1, 3)
     key = (ymd[:, 0] * 13 + ymd[:, 1]) * 32 + ymd[:, 2]
     order = np.argsort(key, kind="stable")
-    n = len(order)
-    # A repeat has the date and the sentence of an earlier telling: candidates share the date and the
-    # sentence's hash (grouped, each group in timeline order), and only they are compared.
-    key = key[order]
-    hashed = np.fromiter(map(hash, texts), dtype=np.int64, count=n)[order]
-    grouped = np.lexsort((np.arange(n), hashed, key))
-    k, h = key[grouped], hashed[grouped]
-    starts = np.flatnonzero(np.concatenate(([True], (k[1:] != k[:-1]) | (h[1:] != h[:-1]))))
-    sizes = np.diff(np.append(starts, n))
-    repeats = []
-    for a, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist()):
-        told = set()
-        for j in grouped[a : a + size].tolist():
-            text = texts[order[j]]
-            if text in told:
-                repeats.append(j)
-            told.add(text)
-    keep = np.ones(n, dtype=bool)
-    keep[repeats] = False
-    return order[keep].astype(np.int32)
+    told: set[tuple[int, str]] = set()
+    keep = []
+    for i, k in zip(order.tolist(), key[order].tolist()):
+        if (k, texts[i]) not in told:
+            told.add((k, texts[i]))
+            keep.append(i)
+    return np.array(keep, dtype=np.int32)
 
 
 def filter_events(

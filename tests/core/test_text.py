@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from bot.core.passages import passages, split_text
 from bot.core.corpus import parse_story_text
-from bot.core import text
+from bot.core import parts, text
 from bot.core.lemmas import english, in_dictionary, irregular, irregular_from_lemminflect
 from bot.core.text import sentence_spans, tokenize, tokens
 from tests.conftest import CORPUS
@@ -155,7 +155,7 @@ def _ids_by_tokenize(texts: list[str]) -> tuple[list[list[int]], dict[str, int]]
 
 def _ids_by_term_ids(texts: list[str]) -> tuple[list[list[int]], dict[str, int]]:
     vocabulary: dict[str, int] = {}
-    ids = text.TermIds(vocabulary)
+    ids = parts.TermIds(vocabulary)
     return [list(ids(x)) for x in texts], vocabulary
 
 
@@ -185,9 +185,9 @@ def test_term_ids_agree_with_tokenize_on_any_text(texts):
 def test_the_piece_memo_stays_bounded_and_changes_no_id(monkeypatch):
     texts = [" ".join(f"zork{i}x piece{i % 7}, ‘q{i}’" for i in range(j, j + 30)) for j in range(0, 300, 30)]
     expected = _ids_by_tokenize(texts)
-    monkeypatch.setattr(text.TermIds, "MAX_PIECES", 5)
+    monkeypatch.setattr(parts.TermIds, "MAX_PIECES", 5)
     vocabulary: dict[str, int] = {}
-    ids = text.TermIds(vocabulary)
+    ids = parts.TermIds(vocabulary)
     got = []
     for x in texts:
         got.append(list(ids(x)))
