@@ -5,6 +5,7 @@ read now (``spliced``), and a corpus built by worker processes, a run of stories
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from pathlib import Path
@@ -87,6 +88,7 @@ def build_part(folder: str, first: str, end: str | None, cache_dir: str, params:
     """In a worker process: the stories of ``folder`` named ``first`` up to ``end`` (excluded; None: to the
     last) built and cached as a part. Returns where the part is (None when it could not be written), each
     problem's file and message, and each story's id and file (ids must differ across all parts)."""
+    gc.disable()  # a worker builds, then exits: collections would only walk what it builds, again and again
     names = [name for name in story_names(folder) if first <= name and (end is None or name < end)]
     docs, problems = read_stories(Path(folder), names, max_file_bytes=max_file_bytes)
     ids = [(d.id, d.file) for d in docs]
