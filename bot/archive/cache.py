@@ -222,6 +222,12 @@ def _made(make: Callable[[Stored], T], loaded: _Loaded) -> T:
             gc.enable()
 
 
+def read(cache_dir: str | Path, folder: str | Path, key: str, checkpoint: Callable[[], None]) -> Stored | None:
+    """The snapshot cached under ``key`` for ``folder`` (None, with a log line, when it cannot be read whole)."""
+    loaded = _load(Path(cache_dir), Path(folder), key, checkpoint)
+    return None if loaded is None else loaded.stored
+
+
 def _load(cache_dir: Path, folder: Path, key: str, checkpoint: Callable[[], None],
           announce: bool = True) -> _Loaded | None:
     path = cache_path(cache_dir, key)

@@ -259,23 +259,27 @@ class Bm25Index:
         """Build what searching needs besides the arrays (the dense columns, the speller's tables): the
         service calls this off the event loop for the index that is about to serve; an index that is only
         a step of a rebuild never pays for them. Searching an unprepared index prepares it first."""
+        self._dense_now()
+        if self._speller is None:
+            self._speller = Speller(self.vocabulary)
+        return self
+
+    def _dense_now(self) -> dict[int, np.ndarray]:
         if self._dense is None:
             dense = None
             if self._read_dense is not None:
                 try:
                     dense = dict(self._read_dense())
                 except Exception as exc:  # noqa: BLE001 - they can be computed instead
-                    log.warning("could not read the cached dense columns (%s: %s); computing them", type(exc).__name__,
-                                exc)
+                    log.warning("could not read the cached dense columns (%s: %s); computing them",
+                                type(exc).__name__, exc)
                 if dense is not None and any(len(col) != self.size or not 0 <= t < len(self.df)
                                              for t, col in dense.items()):
                     log.warning("the cached dense columns do not fit the index; computing them")
                     dense = None
             self._read_dense = None
             self._dense = self._dense_columns() if dense is None else dense
-        if self._speller is None:
-            self._speller = Speller(self.vocabulary)
-        return self
+        return self._dense
 
     def _dense_columns(self) -> dict[int, np.ndarray]:
         n = self.size
@@ -293,7 +297,7 @@ class Bm25Index:
 
     def dense_columns(self) -> dict[int, np.ndarray]:
         """The dense columns of the most common terms, by term id."""
-        return dict(self.prepare()._dense)
+        return dict(self._dense_now())
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays that define the index (with ``list(vocabulary)`` and ``params``), for the cache."""
@@ -334,7 +338,7 @@ class Bm25Index:
     def _search_positive(self, ids: list[int], k: int) -> list[Hit]:
         """Every contribution is > 0, so a passage's score is > 0 exactly when it contains a query term."""
         acc = self._buffer()  # all +0.0 between searches
-        indptr, indices, data, dense = self.indptr, self.indices, self.data, self.prepare()._dense
+        indptr, indices, data, dense = self.indptr, self.indices, self.data, self._dense_now()
         try:
             rarest = None
             for t in ids:  # in query order, repeats included: the order rank-bm25 adds them in

@@ -26,10 +26,12 @@ REUSE_AT_MOST = 0.5
 
 
 def build(folder: Path, params: Params, max_file_bytes: int, checkpoint: Callable[[], None], cache_dir: Path,
-           base: str, workers: int, stop: Callable[[], bool]) -> Parts:
+          base: str, workers: int, stop: Callable[[], bool], serving: bool = False) -> Parts:
     """The corpus built whole: by worker processes when there are enough stories for ``workers`` of them,
-    else in this process. Raises CorpusError; BuildFailed when a worker died or failed, and Stopped when
-    ``stop()`` turned true meanwhile (the workers are killed either way)."""
+    else in this process. While a corpus is ``serving`` (a reload), the parts are spliced and the whole cached
+    by one more worker, and this process only loads it (it answers questions meanwhile). Raises CorpusError;
+    BuildFailed when a worker died or failed, and Stopped when ``stop()`` turned true meanwhile (the workers
+    are killed either way)."""
     try:
         names = story_names(folder) if workers > 1 else []
     except OSError:
@@ -38,7 +40,7 @@ def build(folder: Path, params: Params, max_file_bytes: int, checkpoint: Callabl
     if workers > 1:
         try:
             return _build_in_workers(folder, names, params, max_file_bytes, checkpoint, cache_dir, base, workers,
-                                     stop)
+                                     stop, serving)
         except (OSError, cache.CacheMiss) as exc:  # not the workers' doing: no process, no room for a part
             log.warning("the worker processes building %s could not (%s: %s); building it in this process", folder,
                         type(exc).__name__, exc)
@@ -51,8 +53,9 @@ def build(folder: Path, params: Params, max_file_bytes: int, checkpoint: Callabl
 
 def _build_in_workers(folder: Path, names: list[str], params: Params, max_file_bytes: int,
                       checkpoint: Callable[[], None], cache_dir: Path, base: str, workers: int,
-                      stop: Callable[[], bool]) -> Parts:
-    """The corpus built by ``workers`` processes, each a run of its stories, their parts spliced here."""
+                      stop: Callable[[], bool], serving: bool) -> Parts:
+    """The corpus built by ``workers`` processes, each a run of its stories, their parts spliced here (or,
+    while ``serving``, by one more worker that caches the whole, which is then loaded here)."""
     # Each worker is told where its run of names starts and ends, not the names: a short message spares the
     # worker's start a wait on a full pipe (a list of thousands of names fills it), and a file added meanwhile
     # still falls in exactly one run.
@@ -62,25 +65,43 @@ def _build_in_workers(folder: Path, names: list[str], params: Params, max_file_b
     try:
         done = processes.run(build_part, [(str(folder), first, end, str(cache_dir), params, max_file_bytes, base)
                                           for first, end in zip(firsts, [*firsts[1:], None])], stop=stop)
+        problems = [Problem(file, message) for _, found, _ in done for file, message in found]
+        problems.extend(id_problems([pair for _, _, ids in done for pair in ids]))
+        paths = [path for path, _, _ in done]
+        if problems:
+            raise CorpusError(problems)
+        if None in paths:
+            raise cache.CacheMiss("a worker could not write its part")
+        if serving:
+            [key] = processes.run(cache_whole, [(paths, str(cache_dir), str(folder), base)], stop=stop)
+            stored = cache.read(cache_dir, folder, key, checkpoint) if key is not None else None
+            if stored is None:
+                raise cache.CacheMiss("the worker splicing the parts could not cache the whole")
+            return from_stored(stored, checkpoint)
+        stored = _whole([cache.load_part(Path(path), base, checkpoint) for path in paths])
     except BaseException:
-        for path in cache_dir.glob("part-*"):  # the parts the others wrote before one went wrong
+        for path in cache_dir.glob("part-*"):  # the parts written before something went wrong
             if _mtime(path) >= started - 1:
                 cache.drop_part(path)
         raise
-    problems = [Problem(file, message) for _, found, _ in done for file, message in found]
-    problems.extend(id_problems([pair for _, _, ids in done for pair in ids]))
-    paths = [path for path, _, _ in done]
-    if problems or None in paths:
-        for path in filter(None, paths):
-            cache.drop_part(Path(path))
-        if problems:
-            raise CorpusError(problems)
-        raise cache.CacheMiss("a worker could not write its part")
-    parts = [cache.load_part(Path(path), base, checkpoint) for path in paths]
-    stored = splice([Run(part, 0, len(part.paragraphs)) for part in parts], "", timeline)
-    stored = stored._replace(fingerprint=fingerprint(zip(stored.stories["file"], stored.stories["sha256"])))
     checkpoint()
     return from_stored(stored, checkpoint)._replace(stored=lambda: stored)
+
+
+def _whole(parts: list[cache.Stored]) -> cache.Stored:
+    stored = splice([Run(part, 0, len(part.paragraphs)) for part in parts], "", timeline)
+    return stored._replace(fingerprint=fingerprint(zip(stored.stories["file"], stored.stories["sha256"])))
+
+
+def cache_whole(paths: list[str], cache_dir: str, folder: str, base: str) -> str | None:
+    """In a worker process: the parts at ``paths`` spliced into the whole corpus and cached for ``folder``, as
+    a build in the bot's process would cache it. Returns the cache's key (None: it could not be written)."""
+    gc.disable()  # as build_part
+    stored = _whole([cache.load_part(Path(path), base) for path in paths])
+    files = list(zip(stored.stories["file"], stored.stories["sha256"]))
+    if cache.save(cache_dir, folder, base, stored, files) is None:
+        return None
+    return cache.cache_key(base, stored.fingerprint)
 
 
 def build_part(folder: str, first: str, end: str | None, cache_dir: str, params: Params, max_file_bytes: int,

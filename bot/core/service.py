@@ -158,7 +158,8 @@ class StoryService:
             old = self.snapshot
             new = build_snapshot(self.folder, params=self.params, cache_dir=self.cache_dir,
                                  checkpoint=self.runtime.checkpoint, write=self.runtime.write,
-                                 workers=self.runtime.workers, stop=lambda: attempt is not None and attempt.abandoned)
+                                 workers=self.runtime.workers, stop=lambda: attempt is not None and attempt.abandoned,
+                                 serving=True)
             with self._swap_lock:
                 if attempt is not None:
                     if attempt.abandoned:

@@ -56,7 +56,7 @@ def _now(save: Callable[[], object]) -> None:
 def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS, max_file_bytes: int = MAX_FILE_BYTES,
                    cache_dir: str | Path | None = None, checkpoint: Callable[[], None] = nothing,
                    write: Callable[[Callable[[], object]], None] = _now, workers: int = 1,
-                   stop: Callable[[], bool] = lambda: False) -> Snapshot:
+                   stop: Callable[[], bool] = lambda: False, serving: bool = False) -> Snapshot:
     """Load, validate and index a corpus folder. Raises CorpusError; never returns half a corpus.
 
     With ``cache_dir``, a corpus whose files are byte for byte those of a cached snapshot is loaded from the
@@ -65,10 +65,11 @@ def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS, max_f
     snapshot is cached (``write`` runs the cache's writing: at once, or later), and built by up to ``workers``
     processes, the stories split between them (BuildFailed when one dies; Stopped, with the workers killed,
     once ``stop()`` is true). ``checkpoint`` is called every few thousand stories (the runtime policy settles
-    the garbage collector there).
+    the garbage collector there). ``serving``: another corpus answers questions in this process meanwhile (a
+    reload), so the workers do all they can, down to caching the whole corpus, which is then only loaded here.
     """
-    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint, write, workers, stop),
-                     checkpoint)
+    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint, write, workers, stop,
+                            serving), checkpoint)
 
 
 def prepare_cache(folder: str | Path, *, cache_dir: str | Path, params: Params = DEFAULT_PARAMS,
@@ -76,12 +77,12 @@ def prepare_cache(folder: str | Path, *, cache_dir: str | Path, params: Params =
     """Make ``cache_dir`` hold the snapshot of ``folder`` as its files are now, building it if need be, so
     that ``build_snapshot`` with the same cache then only loads it (a worker process does the building).
     Raises CorpusError."""
-    _parts(Path(folder), params, max_file_bytes, cache_dir, nothing, _now, workers, lambda: False)
+    _parts(Path(folder), params, max_file_bytes, cache_dir, nothing, _now, workers, lambda: False, False)
 
 
 def _parts(folder: Path, params: Params, max_file_bytes: int, cache_dir: str | Path | None,
            checkpoint: Callable[[], None], write: Callable[[Callable[[], object]], None], workers: int,
-           stop: Callable[[], bool]) -> Parts:
+           stop: Callable[[], bool], serving: bool) -> Parts:
     if cache_dir is None:
         return build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
                            checkpoint)
@@ -97,8 +98,9 @@ def _parts(folder: Path, params: Params, max_file_bytes: int, cache_dir: str | P
                          fingerprint=lambda: folder_fingerprint(folder, max_file_bytes=max_file_bytes),
                          make=lambda stored: from_stored(stored, checkpoint))
     if parts is None:
-        parts = build(folder, params, max_file_bytes, checkpoint, Path(cache_dir), base, workers, stop)
-        write(lambda: _save(cache_dir, folder, base, parts))
+        parts = build(folder, params, max_file_bytes, checkpoint, Path(cache_dir), base, workers, stop, serving)
+        if parts.stored is not None:  # else a worker cached it
+            write(lambda: _save(cache_dir, folder, base, parts))
     return parts
 
 

@@ -13,6 +13,8 @@ import pytest
 from bench.synth import Generator
 from bot.archive.index import Bm25Index, Params
 from bot.core.corpus import CorpusError
+from bot.archive.runtime import Runtime
+from bot.core.service import StoryService
 from bot.core.snapshot import Snapshot, build_snapshot
 from bot.core.text import tokenize
 
@@ -240,3 +242,25 @@ def test_a_damaged_last_cache_is_not_reused_and_the_corpus_is_built_afresh(corpu
         ours = build_snapshot(corpus, cache_dir=cache)
     assert "could not reuse the index cache" in caplog.text and "building it" in caplog.text
     same(ours, build_snapshot(corpus))
+
+
+def test_a_reload_has_worker_processes_splice_and_cache_the_corpus_and_only_loads_it(corpus, tmp_path, monkeypatch,
+                                                                                   caplog):
+    """While a corpus serves, a full rebuild's parts are spliced and cached by a worker too: the bot's process,
+    answering questions meanwhile, only loads the result."""
+    import bot.core.rebuild as rebuild
+
+    monkeypatch.setattr(rebuild, "WORKER_STORIES", 10)
+    service = StoryService.open(corpus, cache_dir=tmp_path / "first",
+                                runtime=Runtime(switch=None, settle=False, write_behind=False, workers=2))
+    service.cache_dir = tmp_path / "fresh"  # nothing to reuse: the reload builds it all
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        service.reload()
+    assert "in 2 worker processes" in caplog.text and "loaded" in caplog.text and "from the index cache" in caplog.text
+    same(service.snapshot, build_snapshot(corpus))
+    assert not list(service.cache_dir.glob("part-*")) and len(list(service.cache_dir.glob("snapshot-*"))) == 1
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.archive.cache"):
+        same(build_snapshot(corpus, cache_dir=service.cache_dir), service.snapshot)
+    assert "byte for byte" in caplog.text
