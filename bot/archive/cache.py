@@ -60,7 +60,8 @@ a cache made with other versions of any of them is not served. The Python versio
 (case folding, NFKC, what `\\w` matches) count too."""
 KEEP = 3
 """How many cache files (the most recently used) to keep in the cache folder."""
-_CHUNK_DOCS = 2000
+_CHUNK_DOCS = 256
+_CHUNK_LINES = 8192
 
 T = TypeVar("T")
 
@@ -321,7 +322,7 @@ def _read_parts(path: Path, key: str, checkpoint: Callable[[], None], keep_open:
         raise CacheMiss("the paragraph text is truncated")
     own: list[tuple[str, ...]] = []
     paragraphs: list[str] = []
-    for a in range(0, n_docs, _CHUNK_DOCS):  # decode a few thousand stories at a time: short GIL holds
+    for a in range(0, n_docs, _CHUNK_DOCS):  # decode a few hundred stories at a time: short GIL holds
         b = min(a + _CHUNK_DOCS, n_docs)
         chunk = blob[offsets[a] : offsets[b]].tobytes().decode("utf-8").split("\n")
         if len(chunk) != sum(counts[a:b]) + 1 or chunk[-1] != "":  # each story's text ends with "\n"
@@ -342,15 +343,16 @@ def _read_parts(path: Path, key: str, checkpoint: Callable[[], None], keep_open:
         raise CacheMiss("a passage points past the stories")
     table = PassageTable(docs["id"], paragraphs, **cols)
 
-    terms = _lines(z["terms"])
+    terms = _lines(z["terms"], checkpoint)
     arrays = {name: z[f"index_{name}"] for name in ("df", "idf", "indptr", "indices", "data")}
     if len(terms) != len(arrays["df"]):
         raise CacheMiss("the vocabulary and the index differ in length")
     if len(arrays["indices"]) and (arrays["indices"].max() >= n_passages or arrays["indices"].min() < 0):
         raise CacheMiss("the index points past the passages")
     vocabulary: dict[str, int] = {}
-    for a in range(0, len(terms), 100_000):
-        vocabulary.update(zip(terms[a : a + 100_000], range(a, a + 100_000)))
+    for a in range(0, len(terms), _CHUNK_LINES):
+        vocabulary.update(zip(terms[a : a + _CHUNK_LINES], range(a, a + _CHUNK_LINES)))
+        checkpoint()
     if len(vocabulary) != len(terms):
         raise CacheMiss("the vocabulary repeats a term")
     def dense() -> dict[int, np.ndarray]:  # read when the index is prepared to serve (a reused cache's never is)
@@ -359,7 +361,7 @@ def _read_parts(path: Path, key: str, checkpoint: Callable[[], None], keep_open:
     index = Bm25Index.from_arrays(Params(**meta["params"]), vocabulary, size=n_passages,
                                   dense=dense if keep_open else None, **arrays)
 
-    events = _read_events(z, table)
+    events = _read_events(z, table, checkpoint)
     timeline = z["event_timeline"]
     if len(events.texts) != meta["events"] or len(timeline) != meta["timeline"]:
         raise CacheMiss("the timeline is truncated")
@@ -376,11 +378,11 @@ def _read_parts(path: Path, key: str, checkpoint: Callable[[], None], keep_open:
     return _Loaded(stored, meta.get("base", ""))
 
 
-def _read_events(z: _Reader, table: PassageTable) -> Events:
+def _read_events(z: _Reader, table: PassageTable, checkpoint: Callable[[], None]) -> Events:
     ymd = z["event_date"]
     where = z["event_passage"]
-    texts = _lines(z["event_text"])
-    pids = _lines(z["event_passage_id"])
+    texts = _lines(z["event_text"], checkpoint)
+    pids = _lines(z["event_passage_id"], checkpoint)
     if not (len(ymd) == len(where) == len(texts) == len(pids)):
         raise CacheMiss("the timeline columns differ in length")
     if len(where) and (where.max() >= len(table) or where.min() < 0):
@@ -392,8 +394,19 @@ def _text(a: np.ndarray) -> str:
     return a.tobytes().decode("utf-8")
 
 
-def _lines(a: np.ndarray) -> list[str]:
-    return _text(a).split("\n") if len(a) else []
+def _lines(a: np.ndarray, checkpoint: Callable[[], None]) -> list[str]:
+    """The lines of UTF-8 text ``a``, decoded ``_CHUNK_LINES`` at a time (a line never ends inside a character)."""
+    if not len(a):
+        return []
+    ends = np.append(np.flatnonzero(a == 10), len(a))  # each line's end, at its newline
+    lines: list[str] = []
+    start = 0
+    for last in range(_CHUNK_LINES - 1, len(ends) + _CHUNK_LINES - 1, _CHUNK_LINES):
+        end = int(ends[min(last, len(ends) - 1)])
+        lines.extend(a[start:end].tobytes().decode("utf-8").split("\n"))
+        start = end + 1
+        checkpoint()
+    return lines
 
 
 class _Reader:

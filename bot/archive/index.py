@@ -255,13 +255,14 @@ class Bm25Index:
         self._local = threading.local()
         return self
 
-    def prepare(self) -> Bm25Index:
+    def prepare(self, checkpoint: Callable[[], None] = lambda: None) -> Bm25Index:
         """Build what searching needs besides the arrays (the dense columns, the speller's tables): the
-        service calls this off the event loop for the index that is about to serve; an index that is only
-        a step of a rebuild never pays for them. Searching an unprepared index prepares it first."""
+        service calls this off the event loop for the index that is about to serve (``checkpoint`` every few
+        thousand terms); an index that is only a step of a rebuild never pays for them. Searching an
+        unprepared index prepares it first."""
         self._dense_now()
         if self._speller is None:
-            self._speller = Speller(self.vocabulary)
+            self._speller = Speller(self.vocabulary, checkpoint)
         return self
 
     def _dense_now(self) -> dict[int, np.ndarray]:

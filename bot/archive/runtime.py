@@ -61,6 +61,10 @@ MAX_WORKERS = 4
 WRITE_PATIENCE = 60.0
 """How long a process that is exiting waits for cache writes still running (one stuck on a dead disk is left)."""
 _WRITES: set[threading.Thread] = set()
+GIVE_WAY_SECONDS = 0.005
+"""How long a checkpoint waits, at most, for the questions being answered to be done."""
+SETTLE_SECONDS = 0.05
+"""How often, at most, checkpoints settle the garbage collector."""
 
 
 class Runtime:
@@ -72,6 +76,9 @@ class Runtime:
         self.switch, self.settle, self.patience, self.write_behind = switch, settle, patience, write_behind
         self.workers = workers if workers is not None else min(MAX_WORKERS, os.cpu_count() or 1)
         """How many worker processes may build a corpus (1: none, it is built in this process)."""
+        self._answering = 0
+        self._count = threading.Lock()
+        self._settled = 0.0
 
     @classmethod
     def plain(cls) -> Runtime:
@@ -104,10 +111,34 @@ class Runtime:
         return not any(t.is_alive() for t in list(_WRITES))
 
 
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around each question: checkpoints give way to it."""
+        with self._count:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._count:
+                self._answering -= 1
+
     def checkpoint(self) -> None:
-        """Called every few thousand stories while a corpus loads or builds, and once it is built."""
-        if self.settle:
+        """Called every few stories, or every few thousand lines of text, while a corpus loads or builds, and
+        once it is built: gives way to the questions being answered meanwhile (for ``GIVE_WAY_SECONDS`` at
+        most), and every ``SETTLE_SECONDS`` settles the garbage collector (``settle_long_lived``).
+
+        Giving way matters more than the switch interval: a question's search releases the GIL in each of
+        its numpy calls, and each time a reload running Python takes it, the question waits a switch interval
+        to get it back; twenty such waits a question, and at 200 questions a second the event loop falls
+        behind (100-300 ms at the end of a 300k-passage reload). With a checkpoint every few stories, the
+        reload takes the GIL for microseconds, sees a question being answered, and sleeps until it is done."""
+        if self._answering:
+            deadline = time.monotonic() + GIVE_WAY_SECONDS
+            while self._answering and time.monotonic() < deadline:
+                time.sleep(0.0001)
+        if self.settle and time.monotonic() - self._settled >= SETTLE_SECONDS:
             settle_long_lived()
+            self._settled = time.monotonic()
 
     def building(self) -> ContextManager[None]:
         """Around a reload in a worker thread."""

@@ -68,11 +68,13 @@ def _letter_counts(words: list[str]) -> np.ndarray:
 class Speller:
     """Corrects terms against a vocabulary of index terms (built once, off the event loop)."""
 
-    def __init__(self, vocabulary: Iterable[str]) -> None:
+    def __init__(self, vocabulary: Iterable[str], checkpoint: Callable[[], None] = lambda: None) -> None:
         by_letter: dict[str, list[str]] = defaultdict(list)
-        for known in vocabulary:
+        for i, known in enumerate(vocabulary):
             if known.isalpha() and MIN_LENGTH - 1 <= len(known) <= MAX_LENGTH + 1:
                 by_letter[known[0]].append(known)
+            if i % 4096 == 0:
+                checkpoint()  # a reload gives way to questions here
         self._words = dict(by_letter)
         # per first letter, made the first time a word of that letter is looked up (a few milliseconds: most
         # reloads serve no typo of most letters): its words by length, then alphabetically (so corrections

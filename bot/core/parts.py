@@ -24,6 +24,8 @@ from .timeline import Event, extract_events, timeline_order
 
 DEFAULT_PARAMS = Params()
 GC_CHECKPOINT_STORIES = 500
+_STEP = 64
+"""Stories or timeline events made between two checkpoints when a stored snapshot is loaded."""
 _DOC_FIELDS = ("id", "title", "published", "url", "publisher", "caption", "file", "sha256")
 
 
@@ -156,6 +158,8 @@ def to_stored(corpus: Corpus, table: PassageTable, index: Bm25Index, own: list[E
 
 
 def from_stored(stored: cache.Stored, checkpoint: Callable[[], None]) -> Parts:
+    """The corpus, passages, index and timeline of a stored snapshot; ``checkpoint`` is called every
+    ``_STEP`` stories and events (a reload gives way to questions there)."""
     fields, table = stored.stories, stored.passages
     if set(fields) != set(_DOC_FIELDS):
         raise cache.CacheMiss("the story columns are not a story's fields")
@@ -166,22 +170,19 @@ def from_stored(stored: cache.Stored, checkpoint: Callable[[], None]) -> Parts:
             id=fields["id"][i], title=fields["title"][i], published=dates[fields["published"][i]], paragraphs=own,
             url=fields["url"][i], publisher=fields["publisher"][i], caption=fields["caption"][i],
             file=fields["file"][i], sha256=fields["sha256"][i]))
-        if (i + 1) % 2000 == 0:
+        if i % _STEP == 0:
+            checkpoint()
+    ev, picked = stored.events, stored.timeline.tolist()
+    where = ev.positions[stored.timeline]
+    doc_ids, docs = table.doc_ids, table.columns["doc"][where].tolist()
+    numbers, ymd = table.columns["number"][where].tolist(), ev.dates[stored.timeline].tolist()
+    memo: dict[tuple[int, int, int], PartialDate] = {}
+    events: list[Event] = []
+    for i, j in enumerate(picked):
+        day = tuple(ymd[i])
+        date = memo.get(day) or memo.setdefault(day, PartialDate(*day))
+        events.append(Event(date, ev.texts[j], ev.passage_ids[j], doc_ids[docs[i]], numbers[i]))
+        if i % _STEP == 0:
             checkpoint()
     checkpoint()
-    ev, chosen = stored.events, stored.timeline
-    doc_ids = table.doc_ids
-    where = ev.positions[chosen]
-    docs = [doc_ids[d] for d in table.columns["doc"][where].tolist()]
-    numbers = table.columns["number"][where].tolist()
-    memo: dict[tuple[int, int, int], PartialDate] = {}
-    dates_ = []
-    for ymd in zip(*ev.dates[chosen].T.tolist()):
-        date = memo.get(ymd)
-        if date is None:
-            date = memo[ymd] = PartialDate(*ymd)
-        dates_.append(date)
-    texts, pids = ev.texts, ev.passage_ids
-    picked = chosen.tolist()
-    events = tuple(map(Event, dates_, [texts[i] for i in picked], [pids[i] for i in picked], docs, numbers))
-    return Parts(Corpus(tuple(documents), stored.fingerprint), table, stored.index, events)
+    return Parts(Corpus(tuple(documents), stored.fingerprint), table, stored.index, tuple(events))

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -130,8 +130,9 @@ class StoryService:
             if story not in snap.documents:
                 return Answer(question, refusal=f"There is no story `{story}`: `/sources` lists them.")
             within = snap.passages.range_of(story)
-        return answer(question, index=snap.index, passages=snap.passages, documents=snap.documents,
-                      rule=self.rule, within=within, semantic=snap.embeddings if self.semantic else None)
+        with self.runtime.answering():  # a reload running meanwhile gives way (Runtime.checkpoint)
+            return answer(question, index=snap.index, passages=snap.passages, documents=snap.documents,
+                          rule=self.rule, within=within, semantic=snap.embeddings if self.semantic else None)
 
     def timeline(self, *, year: int | None = None, contains: str | None = None) -> list[Event]:
         return filter_events(self.snapshot.events, year=year, contains=contains)
@@ -172,11 +173,13 @@ class StoryService:
             report = diff(old, new, seconds=time.perf_counter() - started)
             self.runtime.release(old)
             # Freed all at once, an archive's snapshot is one deallocation of hundreds of thousands of objects
-            # with the GIL held (80 ms at 300k passages); piece by piece, questions get their turns between.
-            pieces = [getattr(old, f.name) for f in fields(old)]
-            del old
-            while pieces:
-                pieces.pop()
+            # with the GIL held (80 ms at 300k passages); a thousand at a time, questions get their turns between.
+            held = [list(old.events), list(old.corpus.documents), list(old.passages.paragraphs)]
+            del old  # the snapshot and its containers; what they held is still held here
+            for items in held:
+                while items:
+                    del items[-1000:]
+                    self.runtime.checkpoint()
         log.info("corpus reloaded from %s: %s", self.folder, "; ".join(report.lines()))
         return report
 

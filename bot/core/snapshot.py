@@ -113,7 +113,7 @@ def _save(cache_dir: str | Path, folder: Path, base: str, parts: Parts) -> None:
 
 def _snapshot(parts: Parts, checkpoint: Callable[[], None]) -> Snapshot:
     corpus, table, index, events, _ = parts
-    index.prepare()
+    index.prepare(checkpoint)
     checkpoint()
     embeddings = Embeddings.build((p.text for p in table), len(table))
     checkpoint()

@@ -7,6 +7,7 @@ import logging
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.archive import cache
@@ -208,3 +209,11 @@ def test_the_folder_hashed_for_the_cache_has_the_loaded_corpus_fingerprint(corpu
     assert fp is not None and fp.digest == load_corpus(corpus).fingerprint
     assert folder_fingerprint(corpus / "missing", max_file_bytes=MAX_FILE_BYTES) is None
     assert folder_fingerprint(corpus, max_file_bytes=100) is None  # a file over the cap: no cache, the load says why
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 8192])
+def test_text_columns_are_read_in_chunks_that_split_only_between_lines(monkeypatch, chunk):
+    monkeypatch.setattr(cache, "_CHUNK_LINES", chunk)
+    for text in ["", "a", "a\nb", "\n", "a\n", "é\nü\n\n—x", "\n".join(map(str, range(100)))]:
+        a = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        assert cache._lines(a, lambda: None) == (text.split("\n") if text else [])

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
+import time
 
 import pytest
 
-from bot.archive.runtime import RELOAD_SWITCH_INTERVAL, Runtime
+from bot.archive.runtime import GIVE_WAY_SECONDS, RELOAD_SWITCH_INTERVAL, Runtime
 from bot.core import service as service_module
 from bot.core.corpus import CorpusError
 from bot.core.service import StoryService
@@ -54,3 +56,31 @@ def test_the_generation_counts_swaps(tmp_path):
     with pytest.raises(CorpusError):
         service.reload()
     assert service.generation == 1
+
+
+def test_a_reload_gives_way_to_a_question_being_answered_but_never_waits_long():
+    runtime = Runtime(settle=False)
+    answering, done = threading.Event(), threading.Event()
+
+    def answer() -> None:
+        with runtime.answering():
+            answering.set()
+            done.wait(5)
+
+    question = threading.Thread(target=answer)
+    question.start()
+    answering.wait(5)
+    threading.Timer(0.002, done.set).start()
+    started = time.monotonic()
+    runtime.checkpoint()  # the reload's next step waits for the answer to be done
+    waited = time.monotonic() - started
+    question.join()
+    assert waited >= 0.001
+    with runtime.answering():  # a question that never ends holds a reload back GIVE_WAY_SECONDS at most
+        started = time.monotonic()
+        runtime.checkpoint()
+        assert time.monotonic() - started < GIVE_WAY_SECONDS + 0.1
+    started = time.monotonic()
+    for _ in range(100):
+        runtime.checkpoint()  # and with no question in flight, none waits (100 waits would take 0.5 s)
+    assert time.monotonic() - started < 0.1
