@@ -68,8 +68,11 @@ def build_snapshot(folder: str | Path, *, params: Params = DEFAULT_PARAMS, max_f
     the garbage collector there). ``serving``: another corpus answers questions in this process meanwhile (a
     reload), so the workers do all they can, down to caching the whole corpus, which is then only loaded here.
     """
-    return _snapshot(_parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint, write, workers, stop,
-                            serving), checkpoint)
+    parts = _parts(Path(folder), params, max_file_bytes, cache_dir, checkpoint, workers, stop, serving)
+    snapshot = _snapshot(parts, checkpoint)
+    if cache_dir is not None and parts.stored is not None:  # built here: cached once it is ready to serve
+        write(lambda: _save(cache_dir, Path(folder), params, max_file_bytes, parts))
+    return snapshot
 
 
 def prepare_cache(folder: str | Path, *, cache_dir: str | Path, params: Params = DEFAULT_PARAMS,
@@ -77,38 +80,35 @@ def prepare_cache(folder: str | Path, *, cache_dir: str | Path, params: Params =
     """Make ``cache_dir`` hold the snapshot of ``folder`` as its files are now, building it if need be, so
     that ``build_snapshot`` with the same cache then only loads it (a worker process does the building).
     Raises CorpusError."""
-    _parts(Path(folder), params, max_file_bytes, cache_dir, nothing, _now, workers, lambda: False, False)
+    parts = _parts(Path(folder), params, max_file_bytes, cache_dir, nothing, workers, lambda: False, False)
+    _save(cache_dir, Path(folder), params, max_file_bytes, parts)
 
 
 def _parts(folder: Path, params: Params, max_file_bytes: int, cache_dir: str | Path | None,
-           checkpoint: Callable[[], None], write: Callable[[Callable[[], object]], None], workers: int,
-           stop: Callable[[], bool], serving: bool) -> Parts:
+           checkpoint: Callable[[], None], workers: int, stop: Callable[[], bool], serving: bool) -> Parts:
     if cache_dir is None:
         return build_parts(load_corpus(folder, max_file_bytes=max_file_bytes, checkpoint=checkpoint), params,
                            checkpoint)
-    base = cache.base_key(params, max_file_bytes, SOURCES)
-
-    def reuse(old: cache.Stored, now: cache.Fingerprint) -> Parts | None:
-        parts = spliced(folder, old, now, params, max_file_bytes, checkpoint)
-        if parts is not None:
-            write(lambda: _save(cache_dir, folder, base, parts))
-        return parts
-
-    parts = cache.lookup(cache_dir, folder, base=base, checkpoint=checkpoint, reuse=reuse,
+    parts = cache.lookup(cache_dir, folder, base=_base(params, max_file_bytes), checkpoint=checkpoint,
+                         reuse=lambda old, now: spliced(folder, old, now, params, max_file_bytes, checkpoint),
                          fingerprint=lambda: folder_fingerprint(folder, max_file_bytes=max_file_bytes),
                          make=lambda stored: from_stored(stored, checkpoint))
     if parts is None:
-        parts = build(folder, params, max_file_bytes, checkpoint, Path(cache_dir), base, workers, stop, serving)
-        if parts.stored is not None:  # else a worker cached it
-            write(lambda: _save(cache_dir, folder, base, parts))
+        parts = build(folder, params, max_file_bytes, checkpoint, Path(cache_dir), _base(params, max_file_bytes),
+                      workers, stop, serving)
     return parts
 
 
-def _save(cache_dir: str | Path, folder: Path, base: str, parts: Parts) -> None:
+def _base(params: Params, max_file_bytes: int) -> str:
+    return cache.base_key(params, max_file_bytes, SOURCES)
+
+
+def _save(cache_dir: str | Path, folder: Path, params: Params, max_file_bytes: int, parts: Parts) -> None:
+    """Cache what was built here (nothing, when the parts came from the cache or a worker cached them)."""
     if parts.stored is not None:
         stored = parts.stored()
         files = tuple(zip(stored.stories["file"], stored.stories["sha256"]))
-        cache.save(cache_dir, folder, base, stored, files)
+        cache.save(cache_dir, folder, _base(params, max_file_bytes), stored, files)
 
 
 def _snapshot(parts: Parts, checkpoint: Callable[[], None]) -> Snapshot:
