@@ -142,6 +142,9 @@ def _pieces(source: Stored, runs: list[tuple[int, int, int]]):
     run's entries in a column are one stretch of it)."""
     indptr, indices = source.index.indptr, source.index.indices
     df = np.diff(indptr)
+    runs = [(r, a, b) for r, a, b in runs if b > a]  # a run of no passages has no entries (and no bucket)
+    if not runs:
+        return (np.zeros(0, dtype=np.int64),) * 4
     if len(runs) == 1 and runs[0][1:] == (0, source.index.size):  # all of it, whole columns
         has = np.flatnonzero(df)
         return has, np.full(len(has), runs[0][0]), indptr[:-1][has], df[has]
