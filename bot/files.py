@@ -11,7 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import BinaryIO
+from contextlib import contextmanager
+from typing import BinaryIO, Iterator
 
 from .display import shown
 
@@ -33,6 +34,21 @@ def kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a regular file"
+
+
+@contextmanager
+def folder_fd(folder: str | os.PathLike[str]) -> Iterator[int | None]:
+    """``folder`` opened as a directory, to open its files by name (``dir_fd=``) without its path being looked
+    up again for each; None when it cannot be opened (each file then says why it cannot be read)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def open_regular(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> BinaryIO:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ..display import shown
-from ..files import NotAFile, open_regular_fd, read_fd
+from ..files import NotAFile, folder_fd, open_regular_fd, read_fd
 from .dates import PartialDate
 from .frontmatter import read_front_matter, valid_id, visible
 
@@ -136,11 +136,7 @@ def read_stories(folder: Path, names: Iterable[str], *, max_file_bytes: int = MA
     """The stories of the files ``names`` in ``folder`` that parse, and what is wrong with the others."""
     documents: list[Document] = []
     problems: list[Problem] = []
-    try:  # names opened in the folder's descriptor: its path is not looked up again for every file
-        dir_fd: int | None = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        dir_fd = None  # each file says why it cannot be read
-    try:
+    with folder_fd(folder) as dir_fd:
         for i, name in enumerate(names, start=1):
             if not _utf8(name):
                 problems.append(Problem(shown(name), "the file name is not UTF-8; rename it (letters, digits, "
@@ -153,9 +149,6 @@ def read_stories(folder: Path, names: Iterable[str], *, max_file_bytes: int = MA
                 problems.append(Problem(shown(name), str(exc)))
             if checkpoint is not None and i % CHECKPOINT_FILES == 0:
                 checkpoint()
-    finally:
-        if dir_fd is not None:
-            os.close(dir_fd)
     return documents, problems
 
 

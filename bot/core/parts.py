@@ -5,7 +5,6 @@ cache stores them (arrays and texts) and back: what a cached snapshot means as s
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from itertools import chain
 from typing import Callable, Iterator, NamedTuple
@@ -15,7 +14,7 @@ import numpy as np
 from ..archive import cache
 from ..archive.index import Bm25Index, Entries, IndexBuilder, Params
 from ..archive.table import PassageTable, PassageTableBuilder
-from ..files import read_regular
+from ..files import folder_fd, read_regular
 from .corpus import Corpus, Document, fingerprint, story_names
 from .dates import PartialDate
 from .passages import passages
@@ -115,16 +114,14 @@ def timeline(events: cache.Events) -> np.ndarray:
 def folder_fingerprint(folder: str | Path, *, max_file_bytes: int) -> cache.Fingerprint | None:
     """The folder's corpus fingerprint, from the files' bytes alone (no parsing); None when the folder
     cannot be a valid corpus as it stands (missing, empty, a file too large or unreadable)."""
-    folder = Path(folder)
     try:
         files = story_names(folder)
-        if not files:
-            return None
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return None
     out = []
-    try:
+    with folder_fd(folder) as fd:
+        if fd is None or not files:
+            return None
         for name in files:
             try:
                 name.encode("utf-8")
@@ -137,8 +134,6 @@ def folder_fingerprint(folder: str | Path, *, max_file_bytes: int) -> cache.Fing
             if len(raw) > max_file_bytes:
                 return None
             out.append((name, hashlib.sha256(raw).hexdigest()))
-    finally:
-        os.close(fd)
     return cache.Fingerprint(fingerprint(out), tuple(out))
 
 
