@@ -22,6 +22,7 @@ from bot.core.service import ReloadTimeout, StoryService
 from tests.core.worker_calls import dies, exit_with, hangs, killed, niceness, pid_and, raises, sleep_then
 
 REAL_BUILD_PART = rebuild.build_part
+REAL_CACHE_WHOLE = rebuild.cache_whole
 
 def none_left(within: float = 5.0) -> bool:
     deadline = time.monotonic() + within
@@ -119,6 +120,21 @@ def test_a_reload_whose_worker_dies_is_refused_and_the_old_corpus_keeps_serving(
     monkeypatch.undo()
     monkeypatch.setattr(rebuild, "WORKER_STORIES", 10)
     assert service.reload().stories_edited and service.generation == 1  # the next reload runs as usual
+
+
+@pytest.mark.slow  # it starts worker processes five times
+def test_a_reload_whose_splicing_worker_dies_is_refused_and_leaves_no_parts(corpus, tmp_path, monkeypatch):
+    service = open_service(corpus, tmp_path)
+    serving = service.snapshot
+    a_full_rebuild_is_needed(corpus)
+    monkeypatch.setattr(rebuild, "WORKER_STORIES", 10)
+    monkeypatch.setattr(rebuild, "cache_whole", dies)  # the parts are built; the worker splicing them dies
+    with pytest.raises(WorkerDied, match="exited with code 7"):
+        service.reload()
+    assert service.snapshot is serving and service.generation == 0
+    assert none_left() and not list((tmp_path / "cache").glob("part-*"))
+    monkeypatch.setattr(rebuild, "cache_whole", REAL_CACHE_WHOLE)
+    assert len(service.reload().stories_edited) == 30 and service.generation == 1
 
 
 def test_a_start_up_whose_worker_dies_builds_the_corpus_itself(corpus, tmp_path, monkeypatch, caplog):
