@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 2 * 1024 * 1024
 """A story file larger than this is refused (a long news story is well under 100 KB)."""
 
-CHECKPOINT_FILES = 2000
+CHECKPOINT_STORIES = 16
+"""Stories read, built or loaded between two calls of a ``checkpoint`` (the runtime's: cheap, and where a
+reload gives way to questions and the garbage collector is settled now and then)."""
 
 _BLANK_LINES = re.compile(r"\n[ \t]*\n")
 
@@ -108,8 +110,7 @@ def load_corpus(folder: str | Path, *, max_file_bytes: int = MAX_FILE_BYTES,
                 checkpoint: Callable[[], None] | None = None) -> Corpus:
     """Load and validate every story in ``folder``; raise CorpusError listing all problems.
 
-    ``checkpoint``, if given, is called after every ``CHECKPOINT_FILES`` files (the service uses it to keep
-    the garbage collector's work small while a large archive loads)."""
+    ``checkpoint``, if given, is called every ``CHECKPOINT_STORIES`` files."""
     folder = Path(folder)
     where = shown(str(folder), 200)
     if not folder.exists():
@@ -147,7 +148,7 @@ def read_stories(folder: Path, names: Iterable[str], *, max_file_bytes: int = MA
                                              max_file_bytes=max_file_bytes, dir_fd=dir_fd))
             except ValueError as exc:
                 problems.append(Problem(shown(name), str(exc)))
-            if checkpoint is not None and i % CHECKPOINT_FILES == 0:
+            if checkpoint is not None and i % CHECKPOINT_STORIES == 0:
                 checkpoint()
     return documents, problems
 

@@ -15,16 +15,13 @@ from ..archive import cache
 from ..archive.index import Bm25Index, Entries, IndexBuilder, Params
 from ..archive.table import PassageTable, PassageTableBuilder
 from ..files import folder_fd, read_regular
-from .corpus import Corpus, Document, fingerprint, story_names
+from .corpus import CHECKPOINT_STORIES, Corpus, Document, fingerprint, story_names
 from .dates import PartialDate
 from .passages import passages
 from .text import tokenize, word_terms
 from .timeline import Event, extract_events, timeline_order
 
 DEFAULT_PARAMS = Params()
-GC_CHECKPOINT_STORIES = 500
-_STEP = 64
-"""Stories or timeline events made between two checkpoints when a stored snapshot is loaded."""
 _DOC_FIELDS = ("id", "title", "published", "url", "publisher", "caption", "file", "sha256")
 
 
@@ -62,7 +59,7 @@ def build_parts(corpus: Corpus, params: Params = DEFAULT_PARAMS,
             where = {p.id: first + j for j, p in enumerate(ps)}
             positions.extend([where[e.passage_id] for e in events])
             own.extend(events)
-        if i % GC_CHECKPOINT_STORIES == 0:
+        if i % CHECKPOINT_STORIES == 0:
             checkpoint()
     dates = [(e.date.year, e.date.month, e.date.day) for e in own]
     order = timeline_order(dates, [e.text for e in own])
@@ -154,7 +151,7 @@ def to_stored(corpus: Corpus, table: PassageTable, index: Bm25Index, own: list[E
 
 def from_stored(stored: cache.Stored, checkpoint: Callable[[], None]) -> Parts:
     """The corpus, passages, index and timeline of a stored snapshot; ``checkpoint`` is called every
-    ``_STEP`` stories and events (a reload gives way to questions there)."""
+    ``CHECKPOINT_STORIES`` stories and timeline events."""
     fields, table = stored.stories, stored.passages
     if set(fields) != set(_DOC_FIELDS):
         raise cache.CacheMiss("the story columns are not a story's fields")
@@ -165,7 +162,7 @@ def from_stored(stored: cache.Stored, checkpoint: Callable[[], None]) -> Parts:
             id=fields["id"][i], title=fields["title"][i], published=dates[fields["published"][i]], paragraphs=own,
             url=fields["url"][i], publisher=fields["publisher"][i], caption=fields["caption"][i],
             file=fields["file"][i], sha256=fields["sha256"][i]))
-        if i % _STEP == 0:
+        if i % CHECKPOINT_STORIES == 0:
             checkpoint()
     ev, picked = stored.events, stored.timeline.tolist()
     where = ev.positions[stored.timeline]
@@ -177,7 +174,7 @@ def from_stored(stored: cache.Stored, checkpoint: Callable[[], None]) -> Parts:
         day = tuple(ymd[i])
         date = memo.get(day) or memo.setdefault(day, PartialDate(*day))
         events.append(Event(date, ev.texts[j], ev.passage_ids[j], doc_ids[docs[i]], numbers[i]))
-        if i % _STEP == 0:
+        if i % CHECKPOINT_STORIES == 0:
             checkpoint()
     checkpoint()
     return Parts(Corpus(tuple(documents), stored.fingerprint), table, stored.index, tuple(events))
