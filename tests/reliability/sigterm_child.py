@@ -12,6 +12,7 @@ time its SIGTERM and check the order of events:
     RELOAD-START     the reload thread began reading the corpus (with SIGTERM_CHILD_STUCK set, it then
                      blocks for ever, as on a dead network share)
     RELOAD-END ...   the reload thread finished (how, and when)
+    REPLIED          the moderator saw the bot's reply to /reload
     LOG <message>    a record of the launcher's logger ("SIGTERM received: closing", "closed")
     EXIT <code>      what ``main`` returned
 """
@@ -88,7 +89,9 @@ def start_stand_in(corpus: Path) -> None:
         (corpus / "follow-up.md").write_text(
             "---\ntitle: A follow-up\npublished: 2020-07-18\n---\nOn July 18, 2020, Iran said the flight "
             "recorders would be sent to France.\n", encoding="utf-8")
-        await fd.slash("reload", {}, user=admin)
+        interaction = await fd.slash("reload", {}, user=admin)
+        await interaction.wait_final(timeout=120)
+        say("REPLIED")
 
     asyncio.run_coroutine_threadsafe(drive(), state["loop"])
 
